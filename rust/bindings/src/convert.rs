@@ -1,0 +1,243 @@
+//! Python objects to core inputs and core results to Python objects. Conversion only: every
+//! rule about what the numbers mean lives in `cocors-core`.
+
+use cocors_core::rle::batch::RleInput;
+use cocors_core::rle::Rle;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+
+use crate::errors::{input_type, rle_value};
+
+/// Where the run lengths of one input RLE are held while the core reads them.
+pub enum Counts<'py> {
+    /// Compressed counts, borrowed from a `bytes` object (a `str` is encoded to UTF-8 first, as
+    /// pycocotools does).
+    String(Bound<'py, PyBytes>),
+    /// Uncompressed counts (a list of run lengths).
+    Runs(Vec<u32>),
+}
+
+/// One RLE dict, held so that borrowed [`RleInput`]s can be handed to the core without the GIL.
+pub struct HeldRle<'py> {
+    pub h: u64,
+    pub w: u64,
+    pub counts: Counts<'py>,
+}
+
+impl HeldRle<'_> {
+    pub fn input(&self) -> RleInput<'_> {
+        match &self.counts {
+            Counts::String(b) => RleInput::Compressed {
+                h: self.h,
+                w: self.w,
+                counts: b.as_bytes(),
+            },
+            Counts::Runs(r) => RleInput::Uncompressed {
+                h: self.h,
+                w: self.w,
+                counts: r,
+            },
+        }
+    }
+}
+
+fn describe(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// A non-negative size value (Python or numpy integer).
+pub fn size_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
+    let py = obj.py();
+    if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
+        return Err(input_type(
+            py,
+            format!("{what} must be an integer, not {}", describe(obj)),
+        ));
+    }
+    let Ok(index) = obj.call_method0(intern!(py, "__index__")) else {
+        return Err(input_type(
+            py,
+            format!("{what} must be an integer, not {}", describe(obj)),
+        ));
+    };
+    index.extract::<u64>().map_err(|_| {
+        rle_value(
+            py,
+            format!("{what} must be a non-negative integer below 2^64, got {index}"),
+        )
+    })
+}
+
+/// One run length of an uncompressed RLE, converted as `np.array(counts, dtype=np.uint32)` does
+/// for in-range values (floats truncate toward zero); out-of-range values are errors.
+fn run_value(obj: &Bound<'_, PyAny>) -> PyResult<u32> {
+    let py = obj.py();
+    if let Ok(v) = obj.extract::<u32>() {
+        return Ok(v);
+    }
+    if let Ok(f) = obj.extract::<f64>() {
+        let t = f.trunc();
+        if t.is_finite() && (0.0..4_294_967_296.0).contains(&t) {
+            return Ok(t as u32);
+        }
+    }
+    Err(rle_value(
+        py,
+        format!("uncompressed RLE run length {obj} is not an integer in 0..2^32"),
+    ))
+}
+
+/// Run lengths of an uncompressed RLE (any sequence of numbers).
+pub fn runs_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    if let Ok(list) = obj.cast::<PyList>() {
+        return list.iter().map(|v| run_value(&v)).collect();
+    }
+    obj.try_iter()?.map(|v| run_value(&v?)).collect()
+}
+
+/// Reads `obj['size']` and `obj['counts']` of one RLE dict (item `index` of its list).
+pub fn held_rle<'py>(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<HeldRle<'py>> {
+    let py = obj.py();
+    let get = |key: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
+        let found = match obj.cast::<PyDict>() {
+            Ok(d) => d.get_item(key)?,
+            Err(_) => obj.get_item(key).ok(),
+        };
+        found.ok_or_else(|| {
+            input_type(
+                py,
+                format!(
+                    "RLE #{index} must be a dict with 'size' and 'counts', got {} without '{key}'",
+                    describe(obj)
+                ),
+            )
+        })
+    };
+    let size = get(intern!(py, "size"))?;
+    let counts = get(intern!(py, "counts"))?;
+    let bad_size = || {
+        input_type(
+            py,
+            format!("RLE #{index}: 'size' must be [height, width], got {size}"),
+        )
+    };
+    let dims: Vec<Bound<'py, PyAny>> = match size.try_iter() {
+        Ok(it) => it.collect::<PyResult<_>>().map_err(|_| bad_size())?,
+        Err(_) => return Err(bad_size()),
+    };
+    let [hv, wv] = dims.as_slice() else {
+        return Err(bad_size());
+    };
+    let h = size_value(hv, &format!("RLE #{index} height"))?;
+    let w = size_value(wv, &format!("RLE #{index} width"))?;
+    let counts = if let Ok(b) = counts.cast::<PyBytes>() {
+        Counts::String(b.clone())
+    } else if let Ok(s) = counts.cast::<PyString>() {
+        Counts::String(s.encode_utf8()?)
+    } else if counts.is_instance_of::<PyInt>() || counts.is_instance_of::<PyFloat>() {
+        return Err(input_type(
+            py,
+            format!(
+                "RLE #{index}: 'counts' must be bytes, str or a list of run lengths, got {}",
+                describe(&counts)
+            ),
+        ));
+    } else {
+        Counts::Runs(runs_of(&counts).map_err(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) && !e.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+                input_type(py, format!("RLE #{index}: 'counts' must be bytes, str or a list of run lengths, got {}", describe(&counts)))
+            } else {
+                e
+            }
+        })?)
+    };
+    Ok(HeldRle { h, w, counts })
+}
+
+/// Reads a list (or any iterable) of RLE dicts.
+pub fn held_rles<'py>(objs: &Bound<'py, PyAny>) -> PyResult<Vec<HeldRle<'py>>> {
+    if let Ok(list) = objs.cast::<PyList>() {
+        return list
+            .iter()
+            .enumerate()
+            .map(|(i, o)| held_rle(&o, i))
+            .collect();
+    }
+    objs.try_iter()?
+        .enumerate()
+        .map(|(i, o)| held_rle(&o?, i))
+        .collect()
+}
+
+/// `{'size': [h, w], 'counts': b'...'}`, keys in pycocotools' order.
+pub fn rle_dict<'py>(
+    py: Python<'py>,
+    h: u64,
+    w: u64,
+    counts: &[u8],
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item(intern!(py, "size"), PyList::new(py, [h, w])?)?;
+    d.set_item(intern!(py, "counts"), PyBytes::new(py, counts))?;
+    Ok(d)
+}
+
+/// A list of RLE dicts from RLEs and their counts strings.
+pub fn rle_dicts<'py>(
+    py: Python<'py>,
+    rles: &[Rle],
+    strings: &[Vec<u8>],
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for (r, s) in rles.iter().zip(strings) {
+        list.append(rle_dict(py, r.h, r.w, s)?)?;
+    }
+    Ok(list)
+}
+
+/// A flat sequence of numbers as f64, converted as `np.array(p, dtype=np.double)` converts
+/// Python and numpy numbers (ints correctly rounded, floats as they are).
+pub fn coordinates(obj: &Bound<'_, PyAny>, index: usize, out: &mut Vec<f64>) -> PyResult<()> {
+    let py = obj.py();
+    let bad = |what: String| {
+        input_type(
+            py,
+            format!(
+                "polygon #{index} must be a flat list of numbers [x0, y0, x1, y1, ...]; {what}"
+            ),
+        )
+    };
+    let one = |v: &Bound<'_, PyAny>| -> PyResult<f64> {
+        if let Ok(f) = v.cast::<PyFloat>() {
+            return Ok(f.value());
+        }
+        if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
+            return Err(bad(format!("found {}", describe(v))));
+        }
+        v.extract::<f64>()
+            .map_err(|_| bad(format!("found {}", describe(v))))
+    };
+    if let Ok(list) = obj.cast::<PyList>() {
+        out.reserve(list.len());
+        for v in list.iter() {
+            out.push(one(&v)?);
+        }
+        return Ok(());
+    }
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyDict>()
+    {
+        return Err(bad(format!("got {}", describe(obj))));
+    }
+    let it = obj
+        .try_iter()
+        .map_err(|_| bad(format!("got {}", describe(obj))))?;
+    for v in it {
+        out.push(one(&v?)?);
+    }
+    Ok(())
+}

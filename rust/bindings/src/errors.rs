@@ -1,0 +1,47 @@
+//! The one mapping from core errors to the Python exception tree of `cocors.errors`.
+//!
+//! The classes live in Python (`python/cocors/errors.py`) so that `InputTypeError` can be both a
+//! `CocorsError` (itself a `ValueError`) and a `TypeError`. The match below has no catch-all
+//! arm: a new core variant will not compile until it is mapped here.
+
+use cocors_core::Error;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+static RLE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static GEOMETRY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static INPUT_TYPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static COCORS_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
+    match cell.import(py, "cocors.errors", name) {
+        Ok(ty) => PyErr::from_type(ty.clone(), msg),
+        Err(import_failed) => import_failed,
+    }
+}
+
+/// Converts a core error into the matching `cocors` exception.
+pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
+    let msg = err.to_string();
+    match err.innermost() {
+        Error::RleBadByte { .. }
+        | Error::RleTruncated { .. }
+        | Error::RleRunOutOfRange { .. }
+        | Error::RleCountsSum { .. }
+        | Error::SizeTooLarge { .. } => raise(py, &RLE_ERROR, "RleError", msg),
+        Error::BadCoordinate { .. } => raise(py, &GEOMETRY_ERROR, "GeometryError", msg),
+        // `innermost` never returns a wrapper; mapped for exhaustiveness.
+        Error::Item { .. } => raise(py, &COCORS_ERROR, "CocorsError", msg),
+    }
+}
+
+/// A wrong Python type or shape in the input (a `TypeError` and a `CocorsError`).
+pub fn input_type(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &INPUT_TYPE_ERROR, "InputTypeError", msg)
+}
+
+/// A bad value that the binding finds while converting (e.g. a run length out of range).
+pub fn rle_value(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &RLE_ERROR, "RleError", msg)
+}

@@ -1,0 +1,309 @@
+//! The Mask API functions of `cocors._cocors`: convert, release the GIL around the core's batch
+//! work, convert back. `cocors.mask` (Python) does the pycocotools-style argument dispatch.
+
+use cocors_core::rle::{batch, codec, ops, Rle};
+use numpy::{
+    PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArray3, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::convert::{coordinates, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle};
+use crate::errors::{input_type, rle_value, to_py};
+
+/// Parses held RLE dicts into core RLEs without the GIL.
+fn parse(py: Python<'_>, held: &[HeldRle<'_>]) -> PyResult<Vec<Rle>> {
+    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
+    py.detach(|| batch::parse(&inputs))
+        .map_err(|e| to_py(py, e))
+}
+
+fn parse_objs(objs: &Bound<'_, PyAny>) -> PyResult<Vec<Rle>> {
+    let held = held_rles(objs)?;
+    parse(objs.py(), &held)
+}
+
+/// RLE dicts of `rles`, their strings encoded without the GIL.
+fn to_dicts<'py>(py: Python<'py>, rles: &[Rle]) -> PyResult<Bound<'py, PyList>> {
+    let strings = py.detach(|| batch::to_strings(rles));
+    rle_dicts(py, rles, &strings)
+}
+
+fn boxes_of(arr: &PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<Vec<[f64; 4]>> {
+    let py = arr.py();
+    let shape = arr.shape();
+    if shape[1] != 4 {
+        return Err(input_type(
+            py,
+            format!("{what} must be an N x 4 array of boxes, got shape {shape:?}"),
+        ));
+    }
+    let view = arr.as_array();
+    Ok(view
+        .rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2], r[3]])
+        .collect())
+}
+
+/// Encodes a Fortran-ordered `(h, w, n)` uint8 array into `n` RLE dicts.
+#[pyfunction]
+pub fn encode<'py>(
+    py: Python<'py>,
+    mask: PyReadonlyArray3<'py, u8>,
+) -> PyResult<Bound<'py, PyList>> {
+    if !mask.is_fortran_contiguous() {
+        return Err(input_type(
+            py,
+            "encode: the mask array must be Fortran-contiguous".to_owned(),
+        ));
+    }
+    let (h, w, n) = (mask.shape()[0], mask.shape()[1], mask.shape()[2]);
+    let pixels = mask
+        .as_slice()
+        .map_err(|e| input_type(py, format!("encode: {e}")))?;
+    let (rles, strings) = py
+        .detach(|| {
+            let rles = batch::encode_n(pixels, h as u64, w as u64, n)?;
+            let strings = batch::to_strings(&rles);
+            Ok((rles, strings))
+        })
+        .map_err(|e| to_py(py, e))?;
+    rle_dicts(py, &rles, &strings)
+}
+
+/// Decodes a non-empty list of RLEs into a Fortran-ordered `(h, w, n)` uint8 array sized by the
+/// first RLE.
+#[pyfunction]
+pub fn decode<'py>(
+    py: Python<'py>,
+    rles: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray3<u8>>> {
+    let rles = parse_objs(rles)?;
+    let Some(first) = rles.first() else {
+        return Err(input_type(
+            py,
+            "decode: got an empty list of RLEs, which has no size to decode to".to_owned(),
+        ));
+    };
+    cocors_core::rle::check_size(first.h, first.w).map_err(|e| to_py(py, e))?;
+    let dims = [first.h as usize, first.w as usize, rles.len()];
+    // Zeroed (calloc'd) memory: only foreground runs are written, background pages stay untouched.
+    let out = PyArray3::<u8>::zeros(py, dims, true);
+    {
+        let mut rw = out
+            .try_readwrite()
+            .map_err(|e| input_type(py, format!("decode: {e}")))?;
+        let buf = rw
+            .as_slice_mut()
+            .map_err(|e| input_type(py, format!("decode: {e}")))?;
+        py.detach(|| batch::decode_into(&rles, buf, true))
+            .map_err(|e| to_py(py, e))?;
+    }
+    Ok(out)
+}
+
+/// Union (or intersection) of a list of RLEs, as one RLE dict.
+#[pyfunction]
+#[pyo3(signature = (rles, intersect = false))]
+pub fn merge<'py>(
+    py: Python<'py>,
+    rles: &Bound<'py, PyAny>,
+    intersect: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let rles = parse_objs(rles)?;
+    let (merged, s) = py.detach(|| {
+        let merged = ops::merge(&rles, intersect);
+        let s = merged.counts_string();
+        (merged, s)
+    });
+    rle_dict(py, merged.h, merged.w, &s)
+}
+
+/// Areas of a list of RLEs, uint32.
+#[pyfunction]
+pub fn area<'py>(py: Python<'py>, rles: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let rles = parse_objs(rles)?;
+    let areas = py.detach(|| batch::areas(&rles));
+    Ok(PyArray1::from_vec(py, areas))
+}
+
+/// Bounding boxes `[x, y, w, h]` of a list of RLEs, an `(n, 4)` float64 array.
+#[pyfunction]
+pub fn to_bbox<'py>(
+    py: Python<'py>,
+    rles: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let rles = parse_objs(rles)?;
+    let boxes = py
+        .detach(|| batch::bboxes(&rles))
+        .map_err(|e| to_py(py, e))?;
+    let flat: Vec<f64> = boxes.iter().flatten().copied().collect();
+    PyArray1::from_vec(py, flat).reshape([boxes.len(), 4])
+}
+
+fn crowd_flags(iscrowd: &PyReadonlyArray1<'_, u8>) -> PyResult<Vec<bool>> {
+    let flags = iscrowd.as_array();
+    Ok(flags.iter().map(|&c| c != 0).collect())
+}
+
+/// IoU matrix `(m, n)` (Fortran order) of two lists of RLEs, pycocotools' `rleIou`.
+#[pyfunction]
+pub fn iou_rles<'py>(
+    py: Python<'py>,
+    dt: &Bound<'py, PyAny>,
+    gt: &Bound<'py, PyAny>,
+    iscrowd: PyReadonlyArray1<'py, u8>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let dt = parse_objs(dt)?;
+    let gt = parse_objs(gt)?;
+    let crowd = crowd_flags(&iscrowd)?;
+    let out = PyArray2::<f64>::zeros(py, [dt.len(), gt.len()], true);
+    {
+        let mut rw = out
+            .try_readwrite()
+            .map_err(|e| input_type(py, format!("iou: {e}")))?;
+        let buf = rw
+            .as_slice_mut()
+            .map_err(|e| input_type(py, format!("iou: {e}")))?;
+        py.detach(|| batch::iou_rles(&dt, &gt, &crowd, buf))
+            .map_err(|e| to_py(py, e))?;
+    }
+    Ok(out)
+}
+
+/// IoU matrix `(m, n)` (Fortran order) of two `N x 4` float64 box arrays, pycocotools' `bbIou`.
+#[pyfunction]
+pub fn iou_boxes<'py>(
+    py: Python<'py>,
+    dt: PyReadonlyArray2<'py, f64>,
+    gt: PyReadonlyArray2<'py, f64>,
+    iscrowd: PyReadonlyArray1<'py, u8>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    let dt = boxes_of(&dt, "dt")?;
+    let gt = boxes_of(&gt, "gt")?;
+    let crowd = crowd_flags(&iscrowd)?;
+    let out = PyArray2::<f64>::zeros(py, [dt.len(), gt.len()], true);
+    {
+        let mut rw = out
+            .try_readwrite()
+            .map_err(|e| input_type(py, format!("iou: {e}")))?;
+        let buf = rw
+            .as_slice_mut()
+            .map_err(|e| input_type(py, format!("iou: {e}")))?;
+        py.detach(|| batch::iou_boxes(&dt, &gt, &crowd, buf));
+    }
+    Ok(out)
+}
+
+/// RLE dicts of an `N x 4` float64 array of boxes `[x, y, w, h]` (pycocotools' `frBbox`).
+#[pyfunction]
+pub fn fr_bbox<'py>(
+    py: Python<'py>,
+    bb: PyReadonlyArray2<'py, f64>,
+    h: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let (h, w) = (size_value(h, "h")?, size_value(w, "w")?);
+    let boxes = boxes_of(&bb, "bb")?;
+    let rles = py
+        .detach(|| batch::from_bboxes(&boxes, h, w))
+        .map_err(|e| to_py(py, e))?;
+    to_dicts(py, &rles)
+}
+
+/// RLE dicts of a list of flat polygons (pycocotools' `frPoly`).
+#[pyfunction]
+pub fn fr_poly<'py>(
+    py: Python<'py>,
+    polygons: &Bound<'py, PyAny>,
+    h: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let (h, w) = (size_value(h, "h")?, size_value(w, "w")?);
+    // All coordinates in one buffer, split by offsets: one allocation for the whole batch.
+    let mut flat = Vec::new();
+    let mut ends = Vec::new();
+    let items: Vec<Bound<'py, PyAny>> = match polygons.cast::<PyList>() {
+        Ok(list) => list.iter().collect(),
+        Err(_) => polygons.try_iter()?.collect::<PyResult<_>>()?,
+    };
+    for (i, p) in items.iter().enumerate() {
+        coordinates(p, i, &mut flat)?;
+        ends.push(flat.len());
+    }
+    let mut start = 0;
+    let slices: Vec<&[f64]> = ends
+        .iter()
+        .map(|&end| {
+            let s = &flat[start..end];
+            start = end;
+            s
+        })
+        .collect();
+    let (rles, strings) = py
+        .detach(|| {
+            let rles = batch::from_polygons(&slices, h, w)?;
+            let strings = batch::to_strings(&rles);
+            Ok((rles, strings))
+        })
+        .map_err(|e| to_py(py, e))?;
+    rle_dicts(py, &rles, &strings)
+}
+
+/// Compressed RLE dicts of a list of RLE dicts (uncompressed or compressed counts). The size is
+/// each dict's own `size`, as in pycocotools.
+#[pyfunction]
+pub fn fr_uncompressed<'py>(
+    py: Python<'py>,
+    rles: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let rles = parse_objs(rles)?;
+    to_dicts(py, &rles)
+}
+
+/// The compact counts string of a sequence of run lengths.
+#[pyfunction]
+pub fn counts_to_string<'py>(
+    py: Python<'py>,
+    counts: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let runs = runs_of(counts)?;
+    Ok(PyBytes::new(py, &codec::encode_counts(&runs)))
+}
+
+/// The run lengths of a compact counts string (bytes or str), a uint32 array.
+#[pyfunction]
+pub fn counts_from_string<'py>(
+    py: Python<'py>,
+    s: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
+    let bytes = if let Ok(b) = s.cast::<PyBytes>() {
+        b.clone()
+    } else if let Ok(st) = s.cast::<PyString>() {
+        st.encode_utf8()?
+    } else {
+        return Err(input_type(
+            py,
+            "counts string must be bytes or str".to_owned(),
+        ));
+    };
+    let counts = codec::decode_counts(bytes.as_bytes()).map_err(|e| to_py(py, e))?;
+    Ok(PyArray1::from_vec(py, counts))
+}
+
+/// Sets the number of worker threads (0: the default, `COCORS_NUM_THREADS` or the CPU count).
+#[pyfunction]
+pub fn set_num_threads(py: Python<'_>, n: i64) -> PyResult<()> {
+    let n = usize::try_from(n)
+        .map_err(|_| rle_value(py, format!("set_num_threads: n must be >= 0, got {n}")))?;
+    cocors_core::parallel::set_num_threads(n);
+    Ok(())
+}
+
+/// The number of worker threads parallel calls use.
+#[pyfunction]
+pub fn get_num_threads() -> usize {
+    cocors_core::parallel::num_threads()
+}

@@ -1,0 +1,61 @@
+//! The one error type of the core. The binding crate maps each variant to a Python exception
+//! exactly once (no catch-all arm), so a new variant cannot slip through unmapped.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the core. Offsets are byte offsets into the input that was
+/// given (an RLE counts string); positions are indices into a coordinate list.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// A counts string holds a byte outside the codec alphabet `'0'..='o'`.
+    #[error("invalid byte {byte:#04x} at offset {offset} of the RLE counts string (expected a character in '0'..'o')")]
+    RleBadByte { offset: usize, byte: u8 },
+
+    /// A counts string ends while a value still announces more groups.
+    #[error(
+        "RLE counts string is truncated: the value starting at offset {offset} is not finished"
+    )]
+    RleTruncated { offset: usize },
+
+    /// A decoded value is not a run length in `0..2^32` (or uses more than 7 groups).
+    #[error(
+        "RLE counts string: the value starting at offset {offset} is not a run length in 0..2^32"
+    )]
+    RleRunOutOfRange { offset: usize },
+
+    /// The runs do not cover the mask exactly.
+    #[error("RLE counts sum to {sum} but its size {h}x{w} has {pixels} pixels", pixels = h * w)]
+    RleCountsSum { sum: u64, h: u64, w: u64 },
+
+    /// A mask size whose pixel count does not fit the 32-bit run lengths of the format.
+    #[error("mask size {h}x{w} is too large: height, width and h*w must each be below 2^32")]
+    SizeTooLarge { h: u64, w: u64 },
+
+    /// A polygon or box coordinate that is not finite or is absurdly large.
+    #[error("coordinate {value} at position {position} is not a finite number within +/-{limit}", limit = crate::rle::poly::COORD_LIMIT)]
+    BadCoordinate { position: usize, value: f64 },
+
+    /// An error about one item of a batch, with the item's index.
+    #[error("item {index}: {source}")]
+    Item { index: usize, source: Box<Error> },
+}
+
+impl Error {
+    /// Wraps `self` with the index of the batch item it is about.
+    pub fn at_item(self, index: usize) -> Error {
+        Error::Item {
+            index,
+            source: Box::new(self),
+        }
+    }
+
+    /// The error without its batch-item wrappers: what kind of problem it is.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::Item { source, .. } => source.innermost(),
+            other => other,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,9 @@
+//! cocors-core: the pure-Rust heart of cocors. It knows nothing of Python: the binding crate
+//! converts types and releases the GIL; everything numeric lives here, bit-exact with
+//! pycocotools 2.0.11 (see `shared/PARITY.md` and the comments at each rule).
+
+pub mod error;
+pub mod parallel;
+pub mod rle;
+
+pub use error::{Error, Result};

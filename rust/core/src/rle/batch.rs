@@ -1,0 +1,191 @@
+//! The Mask API over batches, in parallel on the cocors pool. Every output item is computed by
+//! exactly one task with the same code as the single-item operation, so results never depend on
+//! the thread count. When several items are bad, the error names the first one (in input
+//! order), whatever thread found it.
+
+use rayon::prelude::*;
+
+use super::{mask, ops, poly, Rle};
+use crate::error::{Error, Result};
+use crate::parallel;
+
+/// Maps `f` over `items` in parallel when the batch is big enough (`cost` is a rough count of
+/// elementary steps for the whole batch), keeping input order.
+fn map<T: Sync, R: Send>(items: &[T], cost: usize, f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    if parallel::worth_parallel(items.len(), cost) {
+        parallel::install(|| items.par_iter().map(&f).collect())
+    } else {
+        items.iter().map(f).collect()
+    }
+}
+
+/// Like [`map`] for fallible `f`: the first error in input order, tagged with its item index.
+fn try_map<T: Sync, R: Send>(
+    items: &[T],
+    cost: usize,
+    f: impl Fn(&T) -> Result<R> + Sync + Send,
+) -> Result<Vec<R>> {
+    map(items, cost, f)
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| e.at_item(i)))
+        .collect()
+}
+
+/// One RLE as it arrives from the outside: a size and either a counts string or run lengths.
+#[derive(Debug, Clone, Copy)]
+pub enum RleInput<'a> {
+    Compressed { h: u64, w: u64, counts: &'a [u8] },
+    Uncompressed { h: u64, w: u64, counts: &'a [u32] },
+}
+
+/// Parses a batch of RLEs (strings decoded in parallel).
+pub fn parse(items: &[RleInput<'_>]) -> Result<Vec<Rle>> {
+    let cost = items.iter().map(|i| match i {
+        RleInput::Compressed { counts, .. } => counts.len(),
+        RleInput::Uncompressed { counts, .. } => counts.len(),
+    });
+    try_map(items, cost.sum(), |item| match *item {
+        RleInput::Compressed { h, w, counts } => Rle::from_counts_string(h, w, counts),
+        RleInput::Uncompressed { h, w, counts } => Rle::new(h, w, counts.to_vec()),
+    })
+}
+
+/// Counts strings of a batch of RLEs.
+pub fn to_strings(rles: &[Rle]) -> Vec<Vec<u8>> {
+    let cost = rles.iter().map(|r| r.counts.len()).sum();
+    map(rles, cost, Rle::counts_string)
+}
+
+/// Encodes `n` column-major masks of `h*w` bytes stored one after the other in `pixels`.
+pub fn encode(pixels: &[u8], h: u64, w: u64) -> Result<Vec<Rle>> {
+    super::check_size(h, w)?;
+    let area = (h * w) as usize;
+    if area == 0 {
+        let n = if pixels.is_empty() { 0 } else { 1 };
+        return Ok(vec![mask::encode(&[], h, w); n]);
+    }
+    let masks: Vec<&[u8]> = pixels.chunks(area).collect();
+    Ok(map(&masks, pixels.len() / 8, |m| mask::encode(m, h, w)))
+}
+
+/// Encodes `n` masks of size `h` x `w` when `n` is known (also for masks of zero pixels).
+pub fn encode_n(pixels: &[u8], h: u64, w: u64, n: usize) -> Result<Vec<Rle>> {
+    super::check_size(h, w)?;
+    if h * w == 0 {
+        return Ok(vec![mask::encode(&[], h, w); n]);
+    }
+    encode(pixels, h, w)
+}
+
+/// Decodes `rles` into `out`, one `h*w` slice each in order, where `h` x `w` is the size of the
+/// first RLE (as pycocotools sizes its output). Each RLE's runs must cover exactly that many
+/// pixels. With `zeroed`, `out` holds zeros and only foreground runs are written.
+pub fn decode_into(rles: &[Rle], out: &mut [u8], zeroed: bool) -> Result<()> {
+    let Some(first) = rles.first() else {
+        return Ok(());
+    };
+    super::check_size(first.h, first.w)?;
+    let area = first.pixels() as usize;
+    if out.len() != area * rles.len() {
+        return Err(Error::RleCountsSum {
+            sum: out.len() as u64,
+            h: first.h,
+            w: first.w,
+        });
+    }
+    // Validate first so that the error names the first bad item.
+    for (i, r) in rles.iter().enumerate() {
+        r.check_covers(first.h, first.w).map_err(|e| e.at_item(i))?;
+    }
+    if area == 0 {
+        return Ok(());
+    }
+    let mut slots: Vec<(&Rle, &mut [u8])> = rles.iter().zip(out.chunks_mut(area)).collect();
+    let work = |slot: &mut (&Rle, &mut [u8])| mask::decode_into(slot.0, slot.1, zeroed);
+    let results: Vec<Result<()>> = if parallel::worth_parallel(rles.len(), area * rles.len() / 8) {
+        parallel::install(|| slots.par_iter_mut().map(work).collect())
+    } else {
+        slots.iter_mut().map(work).collect()
+    };
+    results
+        .into_iter()
+        .enumerate()
+        .try_for_each(|(i, r)| r.map_err(|e| e.at_item(i)))
+}
+
+/// Areas of a batch.
+pub fn areas(rles: &[Rle]) -> Vec<u32> {
+    let cost = rles.iter().map(|r| r.counts.len()).sum();
+    map(rles, cost, ops::area)
+}
+
+/// Bounding boxes of a batch.
+pub fn bboxes(rles: &[Rle]) -> Result<Vec<[f64; 4]>> {
+    let cost = rles.iter().map(|r| r.counts.len()).sum();
+    try_map(rles, cost, ops::to_bbox)
+}
+
+/// RLEs of polygons, all of size `h` x `w`.
+pub fn from_polygons(polygons: &[&[f64]], h: u64, w: u64) -> Result<Vec<Rle>> {
+    super::check_size(h, w)?;
+    // The boundary walk costs about 5 steps per pixel of perimeter; guess 64 per vertex.
+    let cost = polygons.iter().map(|p| p.len() * 64).sum();
+    try_map(polygons, cost, |p| poly::from_polygon(p, h, w))
+}
+
+/// RLEs of boxes `[x, y, width, height]`, all of size `h` x `w`.
+pub fn from_bboxes(boxes: &[[f64; 4]], h: u64, w: u64) -> Result<Vec<Rle>> {
+    super::check_size(h, w)?;
+    try_map(boxes, boxes.len() * 256, |b| poly::from_bbox(*b, h, w))
+}
+
+/// Column `g` of an IoU matrix in Fortran order: `m` values, one per detection.
+fn iou_column(out: &mut [f64], f: impl Fn(usize) -> f64) {
+    for (d, o) in out.iter_mut().enumerate() {
+        *o = f(d);
+    }
+}
+
+/// IoU of every box of `dt` with every box of `gt` into `out` (m x n, Fortran order: entry
+/// `(d, g)` at `g*m + d`), with the crowd rule for `gt[g]` where `iscrowd[g]`.
+pub fn iou_boxes(dt: &[[f64; 4]], gt: &[[f64; 4]], iscrowd: &[bool], out: &mut [f64]) {
+    let m = dt.len();
+    if m == 0 {
+        return;
+    }
+    let column = |(g, col): (usize, &mut [f64])| {
+        let crowd = iscrowd.get(g).copied().unwrap_or(false);
+        iou_column(col, |d| ops::bbox_iou(&dt[d], &gt[g], crowd));
+    };
+    if parallel::worth_parallel(gt.len(), m * gt.len() * 4) {
+        parallel::install(|| out.par_chunks_mut(m).enumerate().for_each(column));
+    } else {
+        out.chunks_mut(m).enumerate().for_each(column);
+    }
+}
+
+/// IoU of every RLE of `dt` with every RLE of `gt` into `out` (m x n, Fortran order), as
+/// pycocotools' `rleIou`: runs are compared only where the boxes overlap, and a size mismatch
+/// there gives -1.
+pub fn iou_rles(dt: &[Rle], gt: &[Rle], iscrowd: &[bool], out: &mut [f64]) -> Result<()> {
+    let m = dt.len();
+    if m == 0 {
+        return Ok(());
+    }
+    let dt_boxes = bboxes(dt)?;
+    let gt_boxes = bboxes(gt)?;
+    let column = |(g, col): (usize, &mut [f64])| {
+        let crowd = iscrowd.get(g).copied().unwrap_or(false);
+        iou_column(col, |d| {
+            ops::rle_iou_with_boxes(&dt[d], &dt_boxes[d], &gt[g], &gt_boxes[g], crowd)
+        });
+    };
+    let runs: usize = dt.iter().chain(gt).map(|r| r.counts.len()).sum();
+    if parallel::worth_parallel(gt.len(), runs * 8 + m * gt.len() * 4) {
+        parallel::install(|| out.par_chunks_mut(m).enumerate().for_each(column));
+    } else {
+        out.chunks_mut(m).enumerate().for_each(column);
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! The compact RLE counts string of COCO (`maskApi.c`: `rleToString` / `rleFrString`).
+//!
+//! Parity rules (pycocotools 2.0.11):
+//! - values 0..=2 are stored as they are; from index 3 on, the stored value is
+//!   `counts[i] - counts[i-2]` in signed 64-bit arithmetic;
+//! - each value is written little-endian in 5-bit groups: `c = x & 0x1f; x >>= 5` (arithmetic
+//!   shift); another group follows while `(c & 0x10) ? x != -1 : x != 0`, flagged by `c |= 0x20`;
+//!   each group is emitted as the byte `c + 48`, so every byte lies in `'0'..='o'`;
+//! - decoding reverses this and sign-extends from the last group when its bit 0x10 is set.
+//!
+//! Where cocors is stricter than pycocotools (which reads past the end of a truncated string and
+//! accepts any byte): bytes outside the alphabet, a string that ends inside a value, and values
+//! that do not decode to a run length in `0..2^32` are errors. pycocotools' C decoder also shifts
+//! a 32-bit `int` by up to 35 bits, which is undefined for runs of 2^29 pixels or more; cocors
+//! decodes those exactly.
+
+use crate::error::{Error, Result};
+
+/// The first byte of the alphabet: group value 0.
+const BASE: u8 = b'0';
+/// A valid value never needs more than 7 groups (35 bits hold every difference of two u32).
+const MAX_GROUPS: u32 = 7;
+
+/// Appends the counts string of `counts` to `out`.
+pub fn encode_counts_into(counts: &[u32], out: &mut Vec<u8>) {
+    out.reserve(counts.len() * 2);
+    for (i, &c) in counts.iter().enumerate() {
+        let mut x = i64::from(c);
+        if i > 2 {
+            x -= i64::from(counts[i - 2]);
+        }
+        loop {
+            let mut group = (x & 0x1f) as u8;
+            x >>= 5;
+            let more = if group & 0x10 != 0 { x != -1 } else { x != 0 };
+            if more {
+                group |= 0x20;
+            }
+            out.push(group + BASE);
+            if !more {
+                break;
+            }
+        }
+    }
+}
+
+/// The counts string of `counts`, as pycocotools' `rleToString` writes it.
+pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(counts.len() * 2);
+    encode_counts_into(counts, &mut out);
+    out
+}
+
+/// Decodes a counts string into run lengths, as pycocotools' `rleFrString` does on valid input.
+pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
+    // Most values take one or two bytes.
+    let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    let mut p = 0usize;
+    while p < s.len() {
+        let start = p;
+        let mut x: i64 = 0;
+        let mut k: u32 = 0;
+        loop {
+            let Some(&byte) = s.get(p) else {
+                return Err(Error::RleTruncated { offset: start });
+            };
+            if !(BASE..BASE + 64).contains(&byte) {
+                return Err(Error::RleBadByte { offset: p, byte });
+            }
+            if k == MAX_GROUPS {
+                return Err(Error::RleRunOutOfRange { offset: start });
+            }
+            let c = i64::from(byte - BASE);
+            x |= (c & 0x1f) << (5 * k);
+            p += 1;
+            k += 1;
+            if c & 0x20 == 0 {
+                if c & 0x10 != 0 {
+                    x |= -1i64 << (5 * k);
+                }
+                break;
+            }
+        }
+        let m = counts.len();
+        if m > 2 {
+            x += i64::from(counts[m - 2]);
+        }
+        let run = u32::try_from(x).map_err(|_| Error::RleRunOutOfRange { offset: start })?;
+        counts.push(run);
+    }
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_examples() {
+        // Examples pinned in shared/PARITY.md, checked against pycocotools.
+        assert_eq!(encode_counts(&[0, 9]), b"09");
+        assert_eq!(encode_counts(&[6, 3, 1, 3, 1, 3, 3]), b"6310002");
+        assert_eq!(encode_counts(&[1_000_000, 1]), b"Pb`n01");
+        assert_eq!(decode_counts(b"Pb`n01"), Ok(vec![1_000_000, 1]));
+        assert_eq!(decode_counts(b""), Ok(vec![]));
+    }
+
+    #[test]
+    fn round_trips_extremes() {
+        let cases: Vec<Vec<u32>> = vec![
+            vec![0],
+            vec![u32::MAX, 0, u32::MAX, 0, u32::MAX],
+            vec![0, u32::MAX, 0, 1, u32::MAX, 2, 0],
+            (0..1000u32)
+                .map(|i| i.wrapping_mul(2_654_435_761) >> (i % 32))
+                .collect(),
+        ];
+        for counts in cases {
+            let s = encode_counts(&counts);
+            assert!(s.iter().all(|b| (b'0'..=b'o').contains(b)));
+            assert_eq!(decode_counts(&s), Ok(counts));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_strings() {
+        assert_eq!(
+            decode_counts(b"0p"),
+            Err(Error::RleBadByte {
+                offset: 1,
+                byte: b'p'
+            })
+        );
+        assert_eq!(
+            decode_counts(b"0/"),
+            Err(Error::RleBadByte {
+                offset: 1,
+                byte: b'/'
+            })
+        );
+        assert_eq!(
+            decode_counts(b"0\0"),
+            Err(Error::RleBadByte { offset: 1, byte: 0 })
+        );
+        // 'P' = 0x20 + 0x00 + 48: "more groups follow", then the string ends.
+        assert_eq!(decode_counts(b"0P"), Err(Error::RleTruncated { offset: 1 }));
+        // A lone negative first value.
+        assert_eq!(
+            decode_counts(b"@"),
+            Err(Error::RleRunOutOfRange { offset: 0 })
+        );
+        // Eight groups.
+        assert_eq!(
+            decode_counts(b"PPPPPPP0"),
+            Err(Error::RleRunOutOfRange { offset: 0 })
+        );
+        // 2^32 needs 7 groups and is out of range.
+        let mut s = Vec::new();
+        let mut x: i64 = 1 << 32;
+        loop {
+            let mut c = (x & 0x1f) as u8;
+            x >>= 5;
+            let more = if c & 0x10 != 0 { x != -1 } else { x != 0 };
+            if more {
+                c |= 0x20;
+            }
+            s.push(c + 48);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(
+            decode_counts(&s),
+            Err(Error::RleRunOutOfRange { offset: 0 })
+        );
+    }
+}
