@@ -29,6 +29,7 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         | Error::RleTruncated { .. }
         | Error::RleRunOutOfRange { .. }
         | Error::RleCountsSum { .. }
+        | Error::RleWalkEndsEarly { .. }
         | Error::SizeTooLarge { .. } => raise(py, &RLE_ERROR, "RleError", msg),
         Error::BadCoordinate { .. } => raise(py, &GEOMETRY_ERROR, "GeometryError", msg),
         // `innermost` never returns a wrapper; mapped for exhaustiveness.

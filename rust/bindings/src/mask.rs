@@ -113,11 +113,13 @@ pub fn merge<'py>(
     intersect: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rles = parse_objs(rles)?;
-    let (merged, s) = py.detach(|| {
-        let merged = ops::merge(&rles, intersect);
-        let s = merged.counts_string();
-        (merged, s)
-    });
+    let (merged, s) = py
+        .detach(|| {
+            let merged = ops::merge(&rles, intersect)?;
+            let s = merged.counts_string();
+            Ok((merged, s))
+        })
+        .map_err(|e| to_py(py, e))?;
     rle_dict(py, merged.h, merged.w, &s)
 }
 

@@ -27,6 +27,11 @@ pub enum Error {
     #[error("RLE counts sum to {sum} but its size {h}x{w} has {pixels} pixels", pixels = h * w)]
     RleCountsSum { sum: u64, h: u64, w: u64 },
 
+    /// Empty runs inside an RLE end pycocotools' run walk (merge, IoU) before the last pixel,
+    /// so its result would be wrong (or, for later merge steps, never come).
+    #[error("RLE runs with empty lengths inside stop the run walk after {walked} of {pixels} pixels, where pycocotools returns a wrong result or never returns; drop the empty runs")]
+    RleWalkEndsEarly { walked: u64, pixels: u64 },
+
     /// A mask size whose pixel count does not fit the 32-bit run lengths of the format.
     #[error("mask size {h}x{w} is too large: height, width and h*w must each be below 2^32")]
     SizeTooLarge { h: u64, w: u64 },

@@ -147,6 +147,14 @@ fn iou_column(out: &mut [f64], f: impl Fn(usize) -> f64) {
     }
 }
 
+/// Like [`iou_column`] for a fallible `f`: stops at the first error.
+fn try_iou_column(out: &mut [f64], f: impl Fn(usize) -> Result<f64>) -> Result<()> {
+    for (d, o) in out.iter_mut().enumerate() {
+        *o = f(d).map_err(|e| e.at_item(d))?;
+    }
+    Ok(())
+}
+
 /// IoU of every box of `dt` with every box of `gt` into `out` (m x n, Fortran order: entry
 /// `(d, g)` at `g*m + d`), with the crowd rule for `gt[g]` where `iscrowd[g]`.
 pub fn iou_boxes(dt: &[[f64; 4]], gt: &[[f64; 4]], iscrowd: &[bool], out: &mut [f64]) {
@@ -173,19 +181,26 @@ pub fn iou_rles(dt: &[Rle], gt: &[Rle], iscrowd: &[bool], out: &mut [f64]) -> Re
     if m == 0 {
         return Ok(());
     }
+    // With run totals that differ from the size, pycocotools' walk never ends: refuse them.
+    for (i, r) in dt.iter().chain(gt).enumerate() {
+        r.check_covers(r.h, r.w)
+            .map_err(|e| e.at_item(if i < m { i } else { i - m }))?;
+    }
     let dt_boxes = bboxes(dt)?;
     let gt_boxes = bboxes(gt)?;
-    let column = |(g, col): (usize, &mut [f64])| {
+    let column = |(g, col): (usize, &mut [f64])| -> Result<()> {
         let crowd = iscrowd.get(g).copied().unwrap_or(false);
-        iou_column(col, |d| {
+        try_iou_column(col, |d| {
             ops::rle_iou_with_boxes(&dt[d], &dt_boxes[d], &gt[g], &gt_boxes[g], crowd)
-        });
+        })
     };
     let runs: usize = dt.iter().chain(gt).map(|r| r.counts.len()).sum();
-    if parallel::worth_parallel(gt.len(), runs * 8 + m * gt.len() * 4) {
-        parallel::install(|| out.par_chunks_mut(m).enumerate().for_each(column));
-    } else {
-        out.chunks_mut(m).enumerate().for_each(column);
-    }
-    Ok(())
+    let results: Vec<Result<()>> =
+        if parallel::worth_parallel(gt.len(), runs * 8 + m * gt.len() * 4) {
+            parallel::install(|| out.par_chunks_mut(m).enumerate().map(column).collect())
+        } else {
+            out.chunks_mut(m).enumerate().map(column).collect()
+        };
+    // The first failing pair in column order (dt index inside, so the message names the dt).
+    results.into_iter().collect()
 }

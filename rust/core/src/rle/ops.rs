@@ -71,9 +71,15 @@ struct RunCursor<'a> {
     left: u32,
     on: bool,
     next: usize,
+    consumed: u64,
 }
 
 impl<'a> RunCursor<'a> {
+    /// Pixels consumed so far.
+    fn walked(&self) -> u64 {
+        self.consumed
+    }
+
     fn new(counts: &'a [u32]) -> Self {
         // pycocotools reads cnts[0] unconditionally (out of bounds when there are no counts).
         RunCursor {
@@ -81,6 +87,7 @@ impl<'a> RunCursor<'a> {
             left: counts.first().copied().unwrap_or(0),
             on: false,
             next: 1,
+            consumed: 0,
         }
     }
 
@@ -88,6 +95,7 @@ impl<'a> RunCursor<'a> {
     /// so an empty run in the middle costs one extra step, exactly as in C).
     fn advance(&mut self, c: u32) {
         self.left -= c;
+        self.consumed += u64::from(c);
         if self.left == 0 && self.next < self.counts.len() {
             self.left = self.counts[self.next];
             self.next += 1;
@@ -97,7 +105,9 @@ impl<'a> RunCursor<'a> {
 }
 
 /// Union (or intersection) of two RLEs of the same size, exactly as one step of `rleMerge`.
-fn merge_pair(a: &[u32], b: &[u32], intersect: bool) -> Vec<u32> {
+/// The walk stops when both current runs are used up at once; with empty runs inside an input
+/// that can happen before the last pixel (pycocotools then returns too few pixels): an error.
+fn merge_pair(a: &[u32], b: &[u32], intersect: bool) -> Result<Vec<u32>> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut ra, mut rb) = (RunCursor::new(a), RunCursor::new(b));
     let (mut v, mut cc) = (false, 0u32);
@@ -121,7 +131,18 @@ fn merge_pair(a: &[u32], b: &[u32], intersect: bool) -> Vec<u32> {
             break;
         }
     }
-    out
+    walked_to_the_end(ra.walked(), a)?;
+    Ok(out)
+}
+
+/// Checks that a run walk consumed every pixel of the runs it walked.
+fn walked_to_the_end(walked: u64, counts: &[u32]) -> Result<()> {
+    let pixels = counts.iter().map(|&c| u64::from(c)).sum();
+    if walked == pixels {
+        Ok(())
+    } else {
+        Err(Error::RleWalkEndsEarly { walked, pixels })
+    }
 }
 
 /// Union (or intersection) of canonical RLEs of one size, through a per-pixel coverage count:
@@ -166,16 +187,22 @@ const COVERAGE_MAX_PIXELS: usize = 1 << 26;
 /// differs from the first gives size 0x0 with no counts. Canonical input of many masks takes a
 /// coverage-count path with the same output; anything else runs the sequential port, which
 /// reproduces pycocotools run for run (including its treatment of empty runs).
-pub fn merge(rles: &[Rle], intersect: bool) -> Rle {
+///
+/// Runs that do not cover the mask exactly are an error: pycocotools loops forever on them (its
+/// walk never ends once one input is exhausted) or writes past its buffer.
+pub fn merge(rles: &[Rle], intersect: bool) -> Result<Rle> {
     let Some(first) = rles.first() else {
-        return Rle::default();
+        return Ok(Rle::default());
     };
     if rles.len() == 1 {
-        return first.clone();
+        return Ok(first.clone());
     }
     let (h, w) = (first.h, first.w);
     if rles.iter().any(|r| r.h != h || r.w != w) {
-        return Rle::default();
+        return Ok(Rle::default());
+    }
+    for (i, r) in rles.iter().enumerate() {
+        r.check_covers(h, w).map_err(|e| e.at_item(i))?;
     }
     let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
     // The sequential merge costs about (accumulated runs) per step; coverage costs one pass
@@ -188,16 +215,19 @@ pub fn merge(rles: &[Rle], intersect: bool) -> Rle {
     {
         merge_by_coverage(rles, intersect)
     } else {
-        rles[1..].iter().fold(first.counts.clone(), |acc, r| {
-            merge_pair(&acc, &r.counts, intersect)
-        })
+        let mut acc = first.counts.clone();
+        for r in &rles[1..] {
+            acc = merge_pair(&acc, &r.counts, intersect)?;
+        }
+        acc
     };
-    Rle { h, w, counts }
+    Ok(Rle { h, w, counts })
 }
 
 /// IoU of two RLEs of the same size by walking their runs (`rleIou`'s inner loop). With
-/// `crowd`, the denominator is the area of `dt`. No intersection gives 0.
-fn rle_pair_iou(dt: &Rle, gt: &Rle, crowd: bool) -> f64 {
+/// `crowd`, the denominator is the area of `dt`. No intersection gives 0. Both must cover the
+/// mask (checked by the caller): with different run totals the C walk never ends.
+fn rle_pair_iou(dt: &Rle, gt: &Rle, crowd: bool) -> Result<f64> {
     let (mut a, mut b) = (RunCursor::new(&dt.counts), RunCursor::new(&gt.counts));
     let (mut inter, mut union) = (0u32, 0u32);
     loop {
@@ -214,12 +244,13 @@ fn rle_pair_iou(dt: &Rle, gt: &Rle, crowd: bool) -> f64 {
             break;
         }
     }
+    walked_to_the_end(a.walked(), &dt.counts)?;
     if inter == 0 {
         union = 1;
     } else if crowd {
         union = area(dt);
     }
-    f64::from(inter) / f64::from(union)
+    Ok(f64::from(inter) / f64::from(union))
 }
 
 /// IoU of two boxes `[x, y, w, h]` (`bbIou`), or 0 when they do not overlap. With `crowd`, the
@@ -248,14 +279,14 @@ pub fn rle_iou_with_boxes(
     gt: &Rle,
     gt_box: &[f64; 4],
     crowd: bool,
-) -> f64 {
+) -> Result<f64> {
     let o = bbox_iou(dt_box, gt_box, crowd);
     // `o > 0` is false for NaN too: such pairs keep the box value, as in C.
     if o.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-        return o;
+        return Ok(o);
     }
     if dt.h != gt.h || dt.w != gt.w {
-        return -1.0;
+        return Ok(-1.0);
     }
     rle_pair_iou(dt, gt, crowd)
 }
@@ -318,23 +349,43 @@ mod tests {
                         })
                     })
                     .collect();
-                let seq = rles[1..].iter().fold(rles[0].counts.clone(), |acc, r| {
-                    merge_pair(&acc, &r.counts, intersect)
-                });
+                let mut seq = rles[0].counts.clone();
+                for r in &rles[1..] {
+                    seq = merge_pair(&seq, &r.counts, intersect).unwrap_or_default();
+                }
                 let cov = merge_by_coverage(&rles, intersect);
                 assert_eq!(seq, cov);
                 assert_eq!(seq, mask::encode(&want, h, w).counts);
-                assert_eq!(merge(&rles, intersect).counts, seq);
+                assert_eq!(merge(&rles, intersect).map(|r| r.counts), Ok(seq));
             }
         }
     }
 
     #[test]
     fn merge_edge_cases() {
-        assert_eq!(merge(&[], false), Rle::default());
+        assert_eq!(merge(&[], false), Ok(Rle::default()));
         let a = rle(2, 2, &[1, 3]);
-        assert_eq!(merge(std::slice::from_ref(&a), false), a);
-        assert_eq!(merge(&[a.clone(), rle(4, 1, &[4])], false), Rle::default());
+        assert_eq!(merge(std::slice::from_ref(&a), false), Ok(a.clone()));
+        assert_eq!(
+            merge(&[a.clone(), rle(4, 1, &[4])], false),
+            Ok(Rle::default())
+        );
+        // Runs that do not cover the mask: pycocotools hangs, cocors refuses.
+        assert!(merge(&[a.clone(), rle(2, 2, &[1, 2])], false).is_err());
+        // Empty runs inside an input are walked as in C and may survive in the output.
+        let b = rle(5, 1, &[2, 0, 0, 3]);
+        assert_eq!(
+            merge(&[b.clone(), rle(5, 1, &[5])], false).map(|r| r.counts),
+            Ok(vec![2, 0, 0, 3])
+        );
+        // Both current runs used up at once before the end: pycocotools drops the last pixels.
+        let a = rle(12, 10, &[99, 7, 1, 9, 0, 0, 4]);
+        let early = merge(&[a, rle(12, 10, &[48, 68, 0, 0, 1, 1, 2])], true);
+        assert!(matches!(early, Err(Error::RleWalkEndsEarly { .. })));
+        // Both current runs used up at once before the end: pycocotools drops the last pixels.
+        let a = rle(12, 10, &[99, 7, 1, 9, 0, 0, 4]);
+        let early = merge(&[a, rle(12, 10, &[48, 68, 0, 0, 1, 1, 2])], true);
+        assert!(matches!(early, Err(Error::RleWalkEndsEarly { .. })));
     }
 
     #[test]
@@ -345,13 +396,11 @@ mod tests {
             to_bbox(&a).unwrap_or_default(),
             to_bbox(&b).unwrap_or_default(),
         );
-        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, false), 2.0 / 6.0);
-        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, true), 2.0 / 4.0);
+        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, false), Ok(2.0 / 6.0));
+        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, true), Ok(2.0 / 4.0));
         let c = rle(9, 1, &[0, 4, 5]);
-        assert_eq!(
-            rle_iou_with_boxes(&a, &ba, &c, &to_bbox(&c).unwrap_or_default(), false),
-            -1.0
-        );
+        let cb = to_bbox(&c).unwrap_or_default();
+        assert_eq!(rle_iou_with_boxes(&a, &ba, &c, &cb, false), Ok(-1.0));
         assert_eq!(
             bbox_iou(&[0.0, 0.0, 2.0, 2.0], &[1.0, 1.0, 2.0, 2.0], false),
             1.0 / 7.0
