@@ -46,3 +46,8 @@ pub fn input_type(py: Python<'_>, msg: String) -> PyErr {
 pub fn rle_value(py: Python<'_>, msg: String) -> PyErr {
     raise(py, &RLE_ERROR, "RleError", msg)
 }
+
+/// Any other bad argument value (the base class, a `ValueError`).
+pub fn value(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &COCORS_ERROR, "CocorsError", msg)
+}

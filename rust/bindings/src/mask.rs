@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::convert::{coordinates, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle};
-use crate::errors::{input_type, rle_value, to_py};
+use crate::errors::{input_type, to_py, value};
 
 /// Parses held RLE dicts into core RLEs without the GIL.
 fn parse(py: Python<'_>, held: &[HeldRle<'_>]) -> PyResult<Vec<Rle>> {
@@ -299,7 +299,7 @@ pub fn counts_from_string<'py>(
 #[pyfunction]
 pub fn set_num_threads(py: Python<'_>, n: i64) -> PyResult<()> {
     let n = usize::try_from(n)
-        .map_err(|_| rle_value(py, format!("set_num_threads: n must be >= 0, got {n}")))?;
+        .map_err(|_| value(py, format!("set_num_threads: n must be >= 0, got {n}")))?;
     cocors_core::parallel::set_num_threads(n);
     Ok(())
 }

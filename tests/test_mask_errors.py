@@ -1,0 +1,181 @@
+"""Bad input gets a clear cocors exception (a ValueError; wrong types also a TypeError) that
+says what was wrong; never a crash, a hang or garbage. Where pycocotools crashes or returns
+garbage, these are the documented differences (docs/differences.md)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import cocors
+import cocors.mask as cm
+from cocors import CocorsError, GeometryError, InputTypeError, RleError
+from cocors.testing import strategies as cst
+
+GOOD = {"size": [2, 3], "counts": b"06"}
+
+
+def test_exception_tree():
+    assert issubclass(CocorsError, ValueError)
+    for cls in (RleError, GeometryError, InputTypeError):
+        assert issubclass(cls, CocorsError)
+    assert issubclass(InputTypeError, TypeError)
+
+
+@given(cst.malformed_rles())
+def test_malformed_rles_are_refused_by_decode_merge_iou(rle):
+    with pytest.raises(CocorsError):
+        cm.decode([rle])
+    with pytest.raises(CocorsError):
+        cm.merge([rle, rle])
+    with pytest.raises(CocorsError):
+        cm.iou([rle], [rle], [0])
+
+
+@given(cst.malformed_rles())
+def test_malformed_rles_area_and_bbox_never_crash(rle):
+    # Runs that do not cover the mask still have an area and a box (pycocotools computes them
+    # too); everything else must be refused with a cocors error.
+    for f in (cm.area, cm.toBbox):
+        try:
+            f([rle])
+        except CocorsError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "counts, match",
+    [
+        (b"0p", "invalid byte 0x70 at offset 1"),
+        (b"0\x00", "invalid byte 0x00 at offset 1"),
+        (b"06P", "truncated"),
+        (b"@", "not a run length"),
+    ],
+)
+def test_bad_counts_string_says_where(counts, match):
+    with pytest.raises(RleError, match=match):
+        cm.area({"size": [2, 3], "counts": counts})
+
+
+def test_decode_short_and_long_counts():
+    # pycocotools returns uninitialised memory for short counts and raises for long ones.
+    with pytest.raises(RleError, match="sum to 5 but its size 2x3 has 6 pixels"):
+        cm.decode({"size": [2, 3], "counts": b"05"})
+    with pytest.raises(RleError, match="sum to 7"):
+        cm.decode({"size": [2, 3], "counts": b"07"})
+    with pytest.raises(RleError, match="item 1"):
+        cm.decode([GOOD, {"size": [2, 3], "counts": b"05"}])
+
+
+def test_decode_empty_list():
+    with pytest.raises(InputTypeError, match="empty list"):
+        cm.decode([])
+
+
+@pytest.mark.parametrize(
+    "rle, exc",
+    [
+        ({"size": [-1, 3], "counts": b"0"}, CocorsError),
+        ({"size": [1 << 33, 1], "counts": b"0"}, RleError),
+        ({"size": [1 << 20, 1 << 20], "counts": b"0"}, RleError),
+        ({"size": [2.0, 3], "counts": b"06"}, InputTypeError),
+        ({"size": [2], "counts": b"06"}, InputTypeError),
+        ({"size": [2, 3]}, InputTypeError),
+        ({"counts": b"06"}, InputTypeError),
+        ({"size": [2, 3], "counts": 6}, InputTypeError),
+        ({"size": [2, 3], "counts": [6, -1]}, RleError),
+        ({"size": [2, 3], "counts": [2**32]}, RleError),
+        ({"size": [2, 3], "counts": [math.nan]}, RleError),
+        ("not a dict", InputTypeError),
+    ],
+)
+def test_bad_rle_dicts(rle, exc):
+    for f in (cm.area, cm.toBbox, cm.decode):
+        with pytest.raises(exc):
+            f([rle])
+
+
+def test_encode_bad_inputs():
+    with pytest.raises(InputTypeError, match="uint8 or bool"):
+        cm.encode(np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(InputTypeError, match="2-D or 3-D"):
+        cm.encode(np.zeros(4, dtype=np.uint8))  # pycocotools returns None
+    with pytest.raises(InputTypeError, match="numpy array"):
+        cm.encode([[0, 1]])
+
+
+def test_merge_bad_inputs():
+    with pytest.raises(InputTypeError):
+        cm.merge(GOOD)
+    with pytest.raises(RleError, match="sum to 5"):
+        cm.merge([GOOD, {"size": [2, 3], "counts": b"05"}])
+
+
+def test_iou_bad_inputs():
+    with pytest.raises(InputTypeError, match="iscrowd has 2 flags but gt has 1"):
+        cm.iou([GOOD], [GOOD], [0, 0])
+    with pytest.raises(InputTypeError, match="same kind"):
+        cm.iou([GOOD], [[0, 0, 1, 1]], [0])
+    with pytest.raises(InputTypeError, match="N x 4"):
+        cm.iou(np.zeros(4), np.zeros((1, 4)), [0])  # pycocotools: reshape bug
+    with pytest.raises(InputTypeError, match="not a mix"):
+        cm.iou([GOOD, [0, 0, 1, 1]], [GOOD], [0])
+    with pytest.raises(InputTypeError, match="got tuple"):
+        cm.iou((GOOD,), [GOOD], [0])
+    with pytest.raises(InputTypeError, match="iscrowd"):
+        cm.iou([GOOD], [GOOD], None)
+    assert cm.iou([], [GOOD], [0]) == []
+    assert cm.iou([GOOD], [], []) == []
+
+
+@pytest.mark.parametrize(
+    "poly, match",
+    [
+        ([[0, 0, math.nan, 1, 2, 2]], "item 0: coordinate NaN at position 2"),
+        ([[0, 0, math.inf, 1, 2, 2]], "coordinate inf"),
+        ([[0, 0, 1e12, 1, 2, 2]], "coordinate 1000000000000"),
+    ],
+)
+def test_absurd_coordinates(poly, match):
+    with pytest.raises(GeometryError, match=match):
+        cm.frPoly(poly, 10, 10)
+    with pytest.raises(GeometryError):
+        cm.frPyObjects(poly, 10, 10)
+
+
+def test_bad_polygons_and_boxes():
+    with pytest.raises(InputTypeError, match="flat list"):
+        cm.frPoly([[[0, 0], [1, 1], [2, 0]]], 10, 10)  # nested points
+    with pytest.raises(InputTypeError, match="flat list"):
+        cm.frPoly([["a", "b", "c", "d", "e", "f"]], 10, 10)
+    with pytest.raises(InputTypeError, match="2 points"):
+        cm.frPyObjects([[0, 0, 1, 1], [0, 0, 5, 0, 5, 5]], 10, 10)  # pycocotools: TypeError
+    with pytest.raises(InputTypeError, match="not supported"):
+        cm.frPyObjects((1, 2, 3, 4), 10, 10)  # pycocotools: Exception
+    with pytest.raises(InputTypeError, match="N x 4"):
+        cm.frBbox(np.zeros((2, 3)), 10, 10)
+    with pytest.raises(GeometryError):
+        cm.frBbox(np.array([[0, 0, math.nan, 1]]), 10, 10)
+    with pytest.raises(InputTypeError, match="h must be an integer"):
+        cm.frPoly([[0, 0, 1, 0, 1, 1]], 10.0, 10)
+    with pytest.raises(InputTypeError, match="non-negative"):
+        cm.frPoly([[0, 0, 1, 0, 1, 1]], -1, 10)
+    with pytest.raises(RleError, match="too large"):
+        cm.frPoly([[0, 0, 1, 0, 1, 1]], 1 << 20, 1 << 20)
+    assert cm.frPyObjects([], 10, 10) == []  # pycocotools: IndexError
+
+
+@given(st.binary(max_size=40))
+def test_random_counts_bytes_never_crash(s):
+    try:
+        cm.area({"size": [3, 4], "counts": s})
+        cm.toBbox({"size": [3, 4], "counts": s})
+    except RleError:
+        pass
+
+
+def test_thread_count_validation():
+    with pytest.raises(CocorsError, match="n must be >= 0"):
+        cocors.set_num_threads(-1)

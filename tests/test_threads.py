@@ -1,0 +1,130 @@
+"""Thread-count independence, concurrent use from many Python threads, fork safety."""
+
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import cocors
+import cocors.mask as cm
+
+
+def workload():
+    rng = np.random.default_rng(7)
+    h, w = 120, 160
+    polys = []
+    for _ in range(300):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(2, 60)
+        t = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(3, 30)))
+        rr = r * rng.uniform(0.5, 1.0, len(t))
+        polys.append(np.round(np.stack([cx + rr * np.cos(t), cy + rr * np.sin(t)], 1).ravel(), 2).tolist())
+    rles = cm.frPoly(polys, h, w)
+    boxes = rng.uniform(0, 100, (400, 4))
+    crowd = [i % 7 == 0 for i in range(len(rles))]
+    return {
+        "rles": rles,
+        "iou": cm.iou(rles, rles, crowd),
+        "box_iou": cm.iou(boxes, boxes, [0] * len(boxes)),
+        "decode": cm.decode(rles),
+        "encode": cm.encode(cm.decode(rles)),
+        "area": cm.area(rles),
+        "bbox": cm.toBbox(rles),
+        "merge": cm.merge(rles),
+        "inter": cm.merge(rles[:5], intersect=1),
+    }
+
+
+def same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            assert np.array_equal(a[k], b[k]), k
+        else:
+            assert a[k] == b[k], k
+
+
+@pytest.fixture
+def restore_threads():
+    n = cocors.get_num_threads()
+    yield
+    cocors.set_num_threads(n)
+
+
+def test_results_do_not_depend_on_thread_count(restore_threads):
+    cocors.set_num_threads(1)
+    base = workload()
+    for n in (2, 3, 8):
+        cocors.set_num_threads(n)
+        assert cocors.get_num_threads() == n
+        same(workload(), base)
+
+
+def test_concurrent_calls_from_python_threads():
+    base = workload()
+    results, errors = [None] * 8, []
+
+    def run(i):
+        try:
+            results[i] = workload()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for r in results:
+        same(r, base)
+
+
+def _child(q):
+    q.put(cm.area(workload()["rles"]).tolist())
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_fork_after_parallel_use():
+    parent = workload()  # the parent's pool is running
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(q,))
+    p.start()
+    out = q.get(timeout=60)
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    assert out == cm.area(parent["rles"]).tolist()
+
+
+def test_thread_count_from_environment():
+    env = dict(os.environ, COCORS_NUM_THREADS="3")
+    out = subprocess.run(
+        [sys.executable, "-c", "import cocors; print(cocors.get_num_threads())"],
+        env=env, capture_output=True, text=True, check=True,
+    )
+    assert out.stdout.strip() == "3"
+
+
+def test_gil_is_released_during_batch_work():
+    # While one thread runs a long iou, another Python thread keeps running.
+    rles = workload()["rles"] * 8
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(1)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        for _ in range(3):
+            cm.iou(rles, rles, [0] * len(rles))
+    finally:
+        stop.set()
+        t.join()
+    assert len(ticks) > 100
