@@ -51,6 +51,12 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
 /// A non-negative size value (Python or numpy integer).
 pub fn size_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     let py = obj.py();
+    // Fast path: a plain Python int (bool is an int subclass; it is refused below).
+    if obj.is_exact_instance_of::<PyInt>() {
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(v);
+        }
+    }
     if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
         return Err(input_type(
             py,
@@ -98,6 +104,16 @@ pub fn runs_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
     obj.try_iter()?.map(|v| run_value(&v?)).collect()
 }
 
+/// Prefixes an error message with the RLE's index (errors are rare: formatting is deferred).
+fn at_rle(py: Python<'_>, err: PyErr, index: usize) -> PyErr {
+    let msg = format!("RLE #{index}: {}", err.value(py));
+    if err.is_instance_of::<pyo3::exceptions::PyTypeError>(py) {
+        input_type(py, msg)
+    } else {
+        rle_value(py, msg)
+    }
+}
+
 /// Reads `obj['size']` and `obj['counts']` of one RLE dict (item `index` of its list).
 pub fn held_rle<'py>(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<HeldRle<'py>> {
     let py = obj.py();
@@ -124,15 +140,23 @@ pub fn held_rle<'py>(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<HeldRle<
             format!("RLE #{index}: 'size' must be [height, width], got {size}"),
         )
     };
-    let dims: Vec<Bound<'py, PyAny>> = match size.try_iter() {
-        Ok(it) => it.collect::<PyResult<_>>().map_err(|_| bad_size())?,
-        Err(_) => return Err(bad_size()),
+    let (hv, wv) = match size.cast::<PyList>() {
+        // Fast path: the list COCO files and pycocotools use.
+        Ok(list) if list.len() == 2 => (list.get_item(0)?, list.get_item(1)?),
+        Ok(_) => return Err(bad_size()),
+        Err(_) => {
+            let dims: Vec<Bound<'py, PyAny>> = match size.try_iter() {
+                Ok(it) => it.collect::<PyResult<_>>().map_err(|_| bad_size())?,
+                Err(_) => return Err(bad_size()),
+            };
+            match <[Bound<'py, PyAny>; 2]>::try_from(dims) {
+                Ok([h, w]) => (h, w),
+                Err(_) => return Err(bad_size()),
+            }
+        }
     };
-    let [hv, wv] = dims.as_slice() else {
-        return Err(bad_size());
-    };
-    let h = size_value(hv, &format!("RLE #{index} height"))?;
-    let w = size_value(wv, &format!("RLE #{index} width"))?;
+    let h = size_value(&hv, "height").map_err(|e| at_rle(py, e, index))?;
+    let w = size_value(&wv, "width").map_err(|e| at_rle(py, e, index))?;
     let counts = if let Ok(b) = counts.cast::<PyBytes>() {
         Counts::String(b.clone())
     } else if let Ok(s) = counts.cast::<PyString>() {
@@ -185,17 +209,36 @@ pub fn rle_dict<'py>(
     Ok(d)
 }
 
+/// Runs `f` with Python's cyclic garbage collector paused. Building thousands of result dicts
+/// and lists would otherwise trigger collections that scan every live container (the caller's
+/// inputs included) although nothing built here can form a cycle. The collector's previous
+/// state is restored whatever `f` returns.
+pub fn without_gc<'py, T>(py: Python<'py>, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    let gc = py.import(intern!(py, "gc"))?;
+    let was_enabled = gc.call_method0(intern!(py, "isenabled"))?.is_truthy()?;
+    if was_enabled {
+        gc.call_method0(intern!(py, "disable"))?;
+    }
+    let out = f();
+    if was_enabled {
+        gc.call_method0(intern!(py, "enable"))?;
+    }
+    out
+}
+
 /// A list of RLE dicts from RLEs and their counts strings.
 pub fn rle_dicts<'py>(
     py: Python<'py>,
     rles: &[Rle],
     strings: &[Vec<u8>],
 ) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for (r, s) in rles.iter().zip(strings) {
-        list.append(rle_dict(py, r.h, r.w, s)?)?;
-    }
-    Ok(list)
+    without_gc(py, || {
+        let list = PyList::empty(py);
+        for (r, s) in rles.iter().zip(strings) {
+            list.append(rle_dict(py, r.h, r.w, s)?)?;
+        }
+        Ok(list)
+    })
 }
 
 /// A flat sequence of numbers as f64, converted as `np.array(p, dtype=np.double)` converts

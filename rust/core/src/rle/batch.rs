@@ -155,6 +155,61 @@ fn try_iou_column(out: &mut [f64], f: impl Fn(usize) -> Result<f64>) -> Result<(
     Ok(())
 }
 
+/// Detection boxes laid out for the vectorised IoU loop: one array per quantity, computed once
+/// with the same operations (and so the same roundings) as `bbIou` computes them per pair.
+struct BoxColumns {
+    x0: Vec<f64>,
+    y0: Vec<f64>,
+    x1: Vec<f64>,
+    y1: Vec<f64>,
+    area: Vec<f64>,
+}
+
+impl BoxColumns {
+    fn new(boxes: &[[f64; 4]]) -> Self {
+        BoxColumns {
+            x0: boxes.iter().map(|b| b[0]).collect(),
+            y0: boxes.iter().map(|b| b[1]).collect(),
+            x1: boxes.iter().map(|b| b[2] + b[0]).collect(),
+            y1: boxes.iter().map(|b| b[3] + b[1]).collect(),
+            area: boxes.iter().map(|b| b[2] * b[3]).collect(),
+        }
+    }
+}
+
+/// `min`/`max` without NaN handling: on finite input they equal C's `fmin`/`fmax` (the sign of a
+/// zero result never matters here, as any w or h of zero means no overlap), and they vectorise.
+fn min_f(a: f64, b: f64) -> f64 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+fn max_f(a: f64, b: f64) -> f64 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// One IoU column for finite boxes, branch-free so that it vectorises; same values as
+/// [`ops::bbox_iou`] pair by pair.
+fn box_iou_column_finite(dt: &BoxColumns, g: &[f64; 4], crowd: bool, out: &mut [f64]) {
+    let (gx1, gy1, ga) = (g[2] + g[0], g[3] + g[1], g[2] * g[3]);
+    for (d, o) in out.iter_mut().enumerate() {
+        let w = min_f(dt.x1[d], gx1) - max_f(dt.x0[d], g[0]);
+        let h = min_f(dt.y1[d], gy1) - max_f(dt.y0[d], g[1]);
+        let i = w * h;
+        let da = dt.area[d];
+        let u = if crowd { da } else { da + ga - i };
+        let iou = i / u;
+        *o = if w > 0.0 && h > 0.0 { iou } else { 0.0 };
+    }
+}
+
 /// IoU of every box of `dt` with every box of `gt` into `out` (m x n, Fortran order: entry
 /// `(d, g)` at `g*m + d`), with the crowd rule for `gt[g]` where `iscrowd[g]`.
 pub fn iou_boxes(dt: &[[f64; 4]], gt: &[[f64; 4]], iscrowd: &[bool], out: &mut [f64]) {
@@ -162,9 +217,15 @@ pub fn iou_boxes(dt: &[[f64; 4]], gt: &[[f64; 4]], iscrowd: &[bool], out: &mut [
     if m == 0 {
         return;
     }
+    let finite = dt.iter().chain(gt).all(|b| b.iter().all(|v| v.is_finite()));
+    let cols = BoxColumns::new(dt);
     let column = |(g, col): (usize, &mut [f64])| {
         let crowd = iscrowd.get(g).copied().unwrap_or(false);
-        iou_column(col, |d| ops::bbox_iou(&dt[d], &gt[g], crowd));
+        if finite {
+            box_iou_column_finite(&cols, &gt[g], crowd, col);
+        } else {
+            iou_column(col, |d| ops::bbox_iou(&dt[d], &gt[g], crowd));
+        }
     };
     if parallel::worth_parallel(gt.len(), m * gt.len() * 4) {
         parallel::install(|| out.par_chunks_mut(m).enumerate().for_each(column));
@@ -188,13 +249,21 @@ pub fn iou_rles(dt: &[Rle], gt: &[Rle], iscrowd: &[bool], out: &mut [f64]) -> Re
     }
     let dt_boxes = bboxes(dt)?;
     let gt_boxes = bboxes(gt)?;
+    let runs: usize = dt.iter().chain(gt).map(|r| r.counts.len()).sum();
+    let dt_fg = map(dt, runs, ops::Foreground::of);
+    let gt_fg = map(gt, runs, ops::Foreground::of);
     let column = |(g, col): (usize, &mut [f64])| -> Result<()> {
         let crowd = iscrowd.get(g).copied().unwrap_or(false);
         try_iou_column(col, |d| {
-            ops::rle_iou_with_boxes(&dt[d], &dt_boxes[d], &gt[g], &gt_boxes[g], crowd)
+            ops::rle_iou_with_boxes(
+                (&dt[d], dt_fg[d].as_ref()),
+                &dt_boxes[d],
+                (&gt[g], gt_fg[g].as_ref()),
+                &gt_boxes[g],
+                crowd,
+            )
         })
     };
-    let runs: usize = dt.iter().chain(gt).map(|r| r.counts.len()).sum();
     let results: Vec<Result<()>> =
         if parallel::worth_parallel(gt.len(), runs * 8 + m * gt.len() * 4) {
             parallel::install(|| out.par_chunks_mut(m).enumerate().map(column).collect())

@@ -53,40 +53,62 @@ pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
 
 /// Decodes a counts string into run lengths, as pycocotools' `rleFrString` does on valid input.
 pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
-    // Most values take one or two bytes.
+    // Validate the alphabet in one branch-free pass (vectorised), so that the decoding loop
+    // below needs no per-byte check; report the first bad byte if there is one.
+    let bad = s
+        .iter()
+        .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b));
+    if bad {
+        if let Some((offset, &byte)) = s
+            .iter()
+            .enumerate()
+            .find(|(_, b)| !(BASE..BASE + 64).contains(*b))
+        {
+            return Err(Error::RleBadByte { offset, byte });
+        }
+    }
+    // Most values take one or two bytes. The two previous runs stay in registers: reading them
+    // back from the vector would put a store-to-load round trip on every value.
     let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    let (mut two_back, mut one_back) = (0i64, 0i64);
     let mut p = 0usize;
     while p < s.len() {
         let start = p;
-        let mut x: i64 = 0;
-        let mut k: u32 = 0;
-        loop {
-            let Some(&byte) = s.get(p) else {
-                return Err(Error::RleTruncated { offset: start });
-            };
-            if !(BASE..BASE + 64).contains(&byte) {
-                return Err(Error::RleBadByte { offset: p, byte });
-            }
-            if k == MAX_GROUPS {
-                return Err(Error::RleRunOutOfRange { offset: start });
-            }
-            let c = i64::from(byte - BASE);
-            x |= (c & 0x1f) << (5 * k);
-            p += 1;
-            k += 1;
-            if c & 0x20 == 0 {
-                if c & 0x10 != 0 {
-                    x |= -1i64 << (5 * k);
+        let c = i64::from(s[p] - BASE);
+        p += 1;
+        let mut x;
+        if c & 0x20 == 0 {
+            // One group: sign-extend its 5 bits.
+            x = if c & 0x10 != 0 { c | !0x1f } else { c };
+        } else {
+            x = c & 0x1f;
+            let mut k: u32 = 1;
+            loop {
+                let Some(&byte) = s.get(p) else {
+                    return Err(Error::RleTruncated { offset: start });
+                };
+                if k == MAX_GROUPS {
+                    return Err(Error::RleRunOutOfRange { offset: start });
                 }
-                break;
+                let c = i64::from(byte - BASE);
+                x |= (c & 0x1f) << (5 * k);
+                p += 1;
+                k += 1;
+                if c & 0x20 == 0 {
+                    if c & 0x10 != 0 {
+                        x |= -1i64 << (5 * k);
+                    }
+                    break;
+                }
             }
         }
-        let m = counts.len();
-        if m > 2 {
-            x += i64::from(counts[m - 2]);
+        if counts.len() > 2 {
+            x += two_back;
         }
         let run = u32::try_from(x).map_err(|_| Error::RleRunOutOfRange { offset: start })?;
         counts.push(run);
+        two_back = one_back;
+        one_back = x;
     }
     Ok(counts)
 }

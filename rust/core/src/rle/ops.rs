@@ -164,17 +164,30 @@ fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
     }
     let need = if intersect { rles.len() as i32 } else { 1 };
     let mut out = Vec::new();
-    let (mut cover, mut on, mut run) = (0i32, false, 0u32);
-    for &d in &delta[..pixels] {
-        cover += d;
-        if (cover >= need) != on {
-            out.push(run);
-            run = 0;
-            on = !on;
+    let (mut cover, mut on, mut run_start) = (0i32, false, 0usize);
+    // Only positions where the coverage changes matter: skip blocks of zero deltas at once.
+    const BLOCK: usize = 16;
+    let mut pos = 0usize;
+    while pos < pixels {
+        let end = (pos + BLOCK).min(pixels);
+        let block = &delta[pos..end];
+        if block.iter().fold(0i32, |acc, &d| acc | d) == 0 {
+            pos = end;
+            continue;
         }
-        run += 1;
+        for (k, &d) in block.iter().enumerate() {
+            if d != 0 {
+                cover += d;
+                if (cover >= need) != on {
+                    out.push((pos + k - run_start) as u32);
+                    run_start = pos + k;
+                    on = !on;
+                }
+            }
+        }
+        pos = end;
     }
-    out.push(run);
+    out.push((pixels - run_start) as u32);
     out
 }
 
@@ -253,6 +266,80 @@ fn rle_pair_iou(dt: &Rle, gt: &Rle, crowd: bool) -> Result<f64> {
     Ok(f64::from(inter) / f64::from(union))
 }
 
+/// The foreground of a canonical RLE as sorted, disjoint `[start, end)` pixel intervals, with
+/// its area: the form the fast IoU path works on.
+#[derive(Debug, Clone, Default)]
+pub struct Foreground {
+    intervals: Vec<(u32, u32)>,
+    area: u32,
+}
+
+impl Foreground {
+    /// `None` unless `rle` is canonical (for other RLEs only the exact run walk of pycocotools
+    /// gives its results, empty runs included).
+    pub fn of(rle: &Rle) -> Option<Foreground> {
+        if !rle.is_canonical() {
+            return None;
+        }
+        let mut intervals = Vec::with_capacity(rle.counts.len() / 2);
+        let mut pos = 0u32;
+        for (i, &c) in rle.counts.iter().enumerate() {
+            if i % 2 == 1 {
+                intervals.push((pos, pos + c));
+            }
+            pos += c;
+        }
+        Some(Foreground {
+            intervals,
+            area: area(rle),
+        })
+    }
+}
+
+/// Pixels in both foregrounds, skipping (by binary search) the intervals of `a` that end before
+/// `b` starts.
+fn intersection(a: &[(u32, u32)], b: &[(u32, u32)]) -> u32 {
+    let (Some(&(b_first, _)), Some(&(_, b_last))) = (b.first(), b.last()) else {
+        return 0;
+    };
+    let mut i = a.partition_point(|&(_, end)| end <= b_first);
+    let mut j = 0;
+    let mut inter = 0u32;
+    while i < a.len() && j < b.len() {
+        let (a0, a1) = a[i];
+        if a0 >= b_last {
+            break;
+        }
+        let (b0, b1) = b[j];
+        let (lo, hi) = (a0.max(b0), a1.min(b1));
+        if lo < hi {
+            inter += hi - lo;
+        }
+        if a1 < b1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    inter
+}
+
+/// IoU of two canonical RLEs of the same size from their foregrounds. Equal, bit for bit, to
+/// the run walk: on canonical runs the walk counts exactly the pixels in both (`i`) and in
+/// either (`u = area_a + area_b - i`), in 32-bit arithmetic that cannot wrap below 2^32 pixels.
+pub fn foreground_iou(dt: &Foreground, gt: &Foreground, crowd: bool) -> f64 {
+    let inter = intersection(&dt.intervals, &gt.intervals);
+    if inter == 0 {
+        return 0.0;
+    }
+    let union = if crowd {
+        dt.area
+    } else {
+        dt.area.wrapping_add(gt.area).wrapping_sub(inter)
+    };
+    f64::from(inter) / f64::from(union)
+}
+
 /// IoU of two boxes `[x, y, w, h]` (`bbIou`), or 0 when they do not overlap. With `crowd`, the
 /// denominator is the area of `dt`. Same operation order as the C code (fmin/fmax return the
 /// other operand for NaN, as Rust's `min`/`max` do).
@@ -274,12 +361,13 @@ pub fn bbox_iou(dt: &[f64; 4], gt: &[f64; 4], crowd: bool) -> f64 {
 /// IoU of two RLEs given their boxes (`rleIou` for one pair): the run walk happens only where
 /// the boxes overlap; a size mismatch there gives -1.
 pub fn rle_iou_with_boxes(
-    dt: &Rle,
+    dt: (&Rle, Option<&Foreground>),
     dt_box: &[f64; 4],
-    gt: &Rle,
+    gt: (&Rle, Option<&Foreground>),
     gt_box: &[f64; 4],
     crowd: bool,
 ) -> Result<f64> {
+    let ((dt, dt_fg), (gt, gt_fg)) = (dt, gt);
     let o = bbox_iou(dt_box, gt_box, crowd);
     // `o > 0` is false for NaN too: such pairs keep the box value, as in C.
     if o.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
@@ -288,7 +376,10 @@ pub fn rle_iou_with_boxes(
     if dt.h != gt.h || dt.w != gt.w {
         return Ok(-1.0);
     }
-    rle_pair_iou(dt, gt, crowd)
+    match (dt_fg, gt_fg) {
+        (Some(a), Some(b)) => Ok(foreground_iou(a, b, crowd)),
+        _ => rle_pair_iou(dt, gt, crowd),
+    }
 }
 
 #[cfg(test)]
@@ -396,11 +487,20 @@ mod tests {
             to_bbox(&a).unwrap_or_default(),
             to_bbox(&b).unwrap_or_default(),
         );
-        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, false), Ok(2.0 / 6.0));
-        assert_eq!(rle_iou_with_boxes(&a, &ba, &b, &bb, true), Ok(2.0 / 4.0));
+        let (fa, fb) = (Foreground::of(&a), Foreground::of(&b));
+        for (pa, pb) in [
+            ((&a, None), (&b, None)),
+            ((&a, fa.as_ref()), (&b, fb.as_ref())),
+        ] {
+            assert_eq!(rle_iou_with_boxes(pa, &ba, pb, &bb, false), Ok(2.0 / 6.0));
+            assert_eq!(rle_iou_with_boxes(pa, &ba, pb, &bb, true), Ok(2.0 / 4.0));
+        }
         let c = rle(9, 1, &[0, 4, 5]);
         let cb = to_bbox(&c).unwrap_or_default();
-        assert_eq!(rle_iou_with_boxes(&a, &ba, &c, &cb, false), Ok(-1.0));
+        assert_eq!(
+            rle_iou_with_boxes((&a, None), &ba, (&c, None), &cb, false),
+            Ok(-1.0)
+        );
         assert_eq!(
             bbox_iou(&[0.0, 0.0, 2.0, 2.0], &[1.0, 1.0, 2.0, 2.0], false),
             1.0 / 7.0

@@ -45,7 +45,8 @@ fn c_int(x: f64) -> i32 {
 /// the points where the boundary enters a pixel column.
 struct ColumnCrossings {
     h: u64,
-    w_minus_1: f64,
+    /// `w - 1` in pycocotools' unsigned arithmetic (so `u64::MAX` when `w == 0`).
+    w_minus_1: u64,
     h_f: f64,
     prev: Option<(i32, i32)>,
     positions: Vec<u32>,
@@ -62,9 +63,16 @@ impl ColumnCrossings {
     }
 
     fn cross(&mut self, u: i32, pu: i32, v: i32, pv: i32) {
-        let xd = f64::from(if u < pu { u } else { u - 1 });
-        let xd = (xd + 0.5) / SCALE - 0.5;
-        if xd.floor() != xd || xd < 0.0 || xd > self.w_minus_1 {
+        let x5 = if u < pu { u } else { u - 1 };
+        // pycocotools computes xd = (x5 + .5)/5 - .5 in doubles and keeps it if it is an integer
+        // in [0, w-1]. For |x5| < 2^31 that double is exact when x5 = 5n + 2 (it is then n) and
+        // at least 0.1 away from any integer otherwise, so the integer test below is the same
+        // test without a division on every boundary point.
+        if x5.rem_euclid(5) != 2 {
+            return;
+        }
+        let xd = (x5 - 2) / 5;
+        if xd < 0 || xd as u64 > self.w_minus_1 {
             return;
         }
         let yd = f64::from(if v < pv { v } else { pv });
@@ -76,7 +84,7 @@ impl ColumnCrossings {
         }
         let yd = yd.ceil();
         // pycocotools: a = (uint)(x*(int)h + y) in int arithmetic.
-        let (x, y) = (xd as i32, yd as i32);
+        let (x, y) = (xd, yd as i32);
         let pos = x.wrapping_mul(self.h as u32 as i32).wrapping_add(y);
         self.positions.push(pos as u32);
     }
@@ -101,7 +109,7 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
 
     let mut crossings = ColumnCrossings {
         h,
-        w_minus_1: w.wrapping_sub(1) as f64,
+        w_minus_1: w.wrapping_sub(1),
         h_f: h as f64,
         prev: None,
         positions: Vec::new(),
@@ -115,7 +123,9 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     // Step 4.
     let mut a = crossings.positions;
     a.push((h * w) as u32);
-    a.sort_unstable();
+    // Boundary order leaves the positions in a few long monotone runs, which the stable
+    // (run-detecting) sort merges in near-linear time; equal u32s make the order immaterial.
+    a.sort();
     let mut prev = 0u32;
     for v in a.iter_mut() {
         let t = *v;
@@ -156,16 +166,31 @@ fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) 
         (xs0, xe0, ys0, ye0)
     };
     if dx >= dy {
+        // x-major: u moves by one column per step, so a step can only be kept (step 3) when
+        // min(u, u_prev) = 5n + 2, one step in five. Visit the first point (it pairs with the
+        // previous edge's last point), then only those steps, then record the last point:
+        // the same points reach step 3 as when walking every step.
         let s = f64::from(ye - ys) / f64::from(dx);
-        for d in 0..=dx {
-            let t = if flip { dx - d } else { d };
-            out.push(t + xs, c_int(f64::from(ys) + s * f64::from(t) + 0.5));
+        let t_of = |d: i32| if flip { dx - d } else { d };
+        let v_of = |d: i32| (f64::from(ys) + s * f64::from(t_of(d)) + 0.5) as i32;
+        out.push(t_of(0) + xs, v_of(0));
+        // Not flipped: min(u_d, u_{d-1}) = xs + d - 1; flipped: it is xs + dx - d.
+        let residue = if flip {
+            (xs + dx - 2).rem_euclid(5)
+        } else {
+            (3 - xs).rem_euclid(5)
+        };
+        let mut d = if residue == 0 { 5 } else { residue };
+        while d <= dx {
+            out.cross(t_of(d) + xs, t_of(d - 1) + xs, v_of(d), v_of(d - 1));
+            d += 5;
         }
+        out.prev = Some((t_of(dx) + xs, v_of(dx)));
     } else {
         let s = f64::from(xe - xs) / f64::from(dy);
         for d in 0..=dy {
             let t = if flip { dy - d } else { d };
-            out.push(c_int(f64::from(xs) + s * f64::from(t) + 0.5), t + ys);
+            out.push((f64::from(xs) + s * f64::from(t) + 0.5) as i32, t + ys);
         }
     }
 }

@@ -1,0 +1,108 @@
+"""The demo job: the Mask API on the bundled val2014 sample, checked against pycocotools.
+
+For the 839 ground-truth annotations of 100 val2014 images it builds the RLE of each (as
+``COCO.annToRLE`` does: polygons rasterised and merged, crowd RLEs compressed), their areas and
+boxes, and for every image the IoU matrix of the 734 fake segm detections against its ground
+truth (crowd rule included). Every result is hashed and compared with the digests pycocotools
+2.0.11 produced on the same data (``data/val2014_100_expected.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from importlib import resources
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+
+def _load(name: str) -> Any:
+    with resources.files("cocors").joinpath("data", name).open("rb") as f:
+        return json.load(f)
+
+
+def ann_to_rle(mask_api: Any, ann: Dict[str, Any], h: int, w: int) -> Dict[str, Any]:
+    """pycocotools' ``COCO.annToRLE`` with the given Mask API module."""
+    segm = ann["segmentation"]
+    if isinstance(segm, list):
+        return mask_api.merge(mask_api.frPyObjects(segm, h, w))
+    if isinstance(segm["counts"], list):
+        return mask_api.frPyObjects(segm, h, w)
+    return segm
+
+
+def compute(mask_api: Any) -> Dict[str, Any]:
+    """Every number of the demo, with one Mask API (cocors.mask or pycocotools.mask)."""
+    gt = _load("instances_val2014_100.json")
+    dt = _load("instances_val2014_fakesegm100_results.json")
+    sizes = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
+    rles = [ann_to_rle(mask_api, a, *sizes[a["image_id"]]) for a in gt["annotations"]]
+    # pycocotools' area() fails on lists of more than 255 RLEs (numpy 2): use chunks.
+    areas = np.concatenate([mask_api.area(rles[i : i + 255]) for i in range(0, len(rles), 255)])
+    boxes = mask_api.toBbox(rles)
+    by_image: Dict[int, List[int]] = defaultdict(list)
+    for i, a in enumerate(gt["annotations"]):
+        by_image[a["image_id"]].append(i)
+    dets: Dict[int, List[Any]] = defaultdict(list)
+    for d in dt:
+        dets[d["image_id"]].append(d["segmentation"])
+    ious = {}
+    for img in sorted(by_image):
+        g = [rles[i] for i in by_image[img]]
+        crowd = [gt["annotations"][i]["iscrowd"] for i in by_image[img]]
+        ious[img] = mask_api.iou(dets[img], g, crowd)
+    return {"rles": rles, "areas": areas, "boxes": boxes, "ious": ious}
+
+
+def digests(result: Dict[str, Any]) -> Dict[str, str]:
+    def sha(feed: Callable[[Any], None]) -> str:
+        h = hashlib.sha256()
+        feed(h)
+        return h.hexdigest()
+
+    def rles(h: Any) -> None:
+        for r in result["rles"]:
+            h.update(repr(list(r["size"])).encode())
+            c = r["counts"]
+            h.update(c if isinstance(c, bytes) else c.encode())
+
+    def ious(h: Any) -> None:
+        for img, m in result["ious"].items():
+            h.update(str(img).encode())
+            h.update(np.asarray(m, dtype=np.float64).tobytes(order="F"))
+
+    return {
+        "rles": sha(rles),
+        "areas": sha(lambda h: h.update(np.asarray(result["areas"], dtype=np.uint32).tobytes())),
+        "boxes": sha(lambda h: h.update(np.asarray(result["boxes"], dtype=np.float64).tobytes())),
+        "ious": sha(ious),
+    }
+
+
+def run() -> int:
+    import cocors
+    import cocors.mask as mask
+
+    t0 = time.perf_counter()
+    result = compute(mask)
+    elapsed = time.perf_counter() - t0
+    got = digests(result)
+    want = _load("val2014_100_expected.json")
+    n_iou = sum(np.size(m) for m in result["ious"].values())
+    print(f"cocors {cocors.__version__}: Mask API demo on 100 val2014 images ({cocors.get_num_threads()} threads)")
+    print(f"  {len(result['rles'])} annotation masks built (polygons rasterised and merged, crowd RLEs compressed)")
+    print(f"  total foreground area {int(np.sum(result['areas'], dtype=np.int64))} px; "
+          f"first box {result['boxes'][0].tolist()}")
+    print(f"  {n_iou} detection-vs-ground-truth IoUs over {len(result['ious'])} images; "
+          f"mean of positive IoUs {np.mean([v for m in result['ious'].values() for v in np.ravel(m) if v > 0]):.6f}")
+    print(f"  computed in {elapsed * 1000:.1f} ms")
+    ok = True
+    for key in ("rles", "areas", "boxes", "ious"):
+        same = got[key] == want[key]
+        ok &= same
+        print(f"  {key:5s} {'== pycocotools 2.0.11' if same else '!= pycocotools 2.0.11 (MISMATCH)'}  sha256 {got[key][:16]}")
+    print("OK: bit-identical to pycocotools 2.0.11" if ok else "FAILED: results differ from pycocotools")
+    return 0 if ok else 1
