@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs each cargo-fuzz target for a bounded time (default 30 s each).
+# Needs cargo-fuzz (cargo install cargo-fuzz). cargo-fuzz passes nightly-only sanitizer flags;
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+SECONDS_EACH="${1:-30}"
+for target in codec poly rle_ops; do
+  echo "== fuzz $target (${SECONDS_EACH}s)"
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048
+done
