@@ -65,7 +65,7 @@ pub fn encode<'py>(
         .map_err(|e| input_type(py, format!("encode: {e}")))?;
     let (rles, strings) = py
         .detach(|| {
-            let rles = batch::encode_n(pixels, h as u64, w as u64, n)?;
+            let rles = batch::encode(pixels, h as u64, w as u64, n)?;
             let strings = batch::to_strings(&rles);
             Ok((rles, strings))
         })

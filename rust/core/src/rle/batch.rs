@@ -57,25 +57,16 @@ pub fn to_strings(rles: &[Rle]) -> Vec<Vec<u8>> {
     map(rles, cost, Rle::counts_string)
 }
 
-/// Encodes `n` column-major masks of `h*w` bytes stored one after the other in `pixels`.
-pub fn encode(pixels: &[u8], h: u64, w: u64) -> Result<Vec<Rle>> {
+/// Encodes `n` column-major masks of `h*w` bytes stored one after the other in `pixels`
+/// (`n` is needed for masks of zero pixels, which all encode as the single run `[0]`).
+pub fn encode(pixels: &[u8], h: u64, w: u64, n: usize) -> Result<Vec<Rle>> {
     super::check_size(h, w)?;
     let area = (h * w) as usize;
     if area == 0 {
-        let n = if pixels.is_empty() { 0 } else { 1 };
         return Ok(vec![mask::encode(&[], h, w); n]);
     }
-    let masks: Vec<&[u8]> = pixels.chunks(area).collect();
+    let masks: Vec<&[u8]> = pixels.chunks(area).take(n).collect();
     Ok(map(&masks, pixels.len() / 8, |m| mask::encode(m, h, w)))
-}
-
-/// Encodes `n` masks of size `h` x `w` when `n` is known (also for masks of zero pixels).
-pub fn encode_n(pixels: &[u8], h: u64, w: u64, n: usize) -> Result<Vec<Rle>> {
-    super::check_size(h, w)?;
-    if h * w == 0 {
-        return Ok(vec![mask::encode(&[], h, w); n]);
-    }
-    encode(pixels, h, w)
 }
 
 /// Decodes `rles` into `out`, one `h*w` slice each in order, where `h` x `w` is the size of the
