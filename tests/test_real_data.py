@@ -9,17 +9,8 @@ import pycocotools.mask as pm
 import pytest
 
 import cocors.mask as cm
+from cocors.demo import ann_to_rle
 from helpers import assert_same
-
-
-def ann_to_rle(mask_api, ann, h, w):
-    """pycocotools' COCO.annToRLE, with the given Mask API."""
-    segm = ann["segmentation"]
-    if isinstance(segm, list):
-        return mask_api.merge(mask_api.frPyObjects(segm, h, w))
-    if isinstance(segm["counts"], list):
-        return mask_api.frPyObjects(segm, h, w)
-    return segm
 
 
 def load(data_dir, name):
