@@ -52,50 +52,70 @@ pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
 }
 
 /// Decodes a counts string into run lengths, as pycocotools' `rleFrString` does on valid input.
+///
+/// The hot loop checks nothing per value: the alphabet is validated up front in one vectorised
+/// pass, runs out of the u32 range only raise a flag, and any problem sends the string through
+/// [`decode_counts_checked`], which finds the first offending offset.
 pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
-    // Validate the alphabet in one branch-free pass (vectorised), so that the decoding loop
-    // below needs no per-byte check; report the first bad byte if there is one.
-    let bad = s
-        .iter()
-        .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b));
-    if bad {
-        if let Some((offset, &byte)) = s
-            .iter()
-            .enumerate()
-            .find(|(_, b)| !(BASE..BASE + 64).contains(*b))
-        {
-            return Err(Error::RleBadByte { offset, byte });
-        }
+    if s.iter()
+        .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b))
+    {
+        return decode_counts_checked(s);
     }
-    // Most values take one or two bytes. The two previous runs stay in registers: reading them
-    // back from the vector would put a store-to-load round trip on every value.
     let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    // The two previous runs stay in registers: reading them back from the vector would put a
+    // store-to-load round trip on every value.
     let (mut two_back, mut one_back) = (0i64, 0i64);
+    let mut bad = false;
     let mut p = 0usize;
     while p < s.len() {
-        let start = p;
+        // Fast path: eight bytes that are all one-group values (no 0x20 flag), the common case
+        // once the first three runs are read. Each byte is a 5-bit two's complement difference.
+        if counts.len() > 2 {
+            if let Some(chunk) = s.get(p..p + 8) {
+                let word = u64::from_le_bytes([
+                    chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+                ]);
+                // Bytes are >= BASE (validated), so the subtraction borrows across no byte.
+                if (word - 0x3030_3030_3030_3030) & 0x2020_2020_2020_2020 == 0 {
+                    let mut runs = [0u32; 8];
+                    for (run, &b) in runs.iter_mut().zip(chunk) {
+                        // Sign-extend the low 5 bits of (b - BASE).
+                        let d = i64::from((((b - BASE) << 3) as i8) >> 3);
+                        let x = d + two_back;
+                        bad |= (x as u64) > u64::from(u32::MAX);
+                        *run = x as u32;
+                        two_back = one_back;
+                        one_back = x;
+                    }
+                    counts.extend_from_slice(&runs);
+                    p += 8;
+                    continue;
+                }
+            }
+        }
         let c = i64::from(s[p] - BASE);
         p += 1;
-        let mut x;
-        if c & 0x20 == 0 {
-            // One group: sign-extend its 5 bits.
-            x = if c & 0x10 != 0 { c | !0x1f } else { c };
-        } else {
+        let mut x = if c & 0x10 != 0 { c | !0x1f } else { c };
+        if c & 0x20 != 0 {
+            // Several groups (rare after the first three values): little-endian 5-bit groups,
+            // sign-extended from the last one.
             x = c & 0x1f;
-            let mut k: u32 = 1;
+            let mut k = 1u32;
             loop {
                 let Some(&byte) = s.get(p) else {
-                    return Err(Error::RleTruncated { offset: start });
+                    return decode_counts_checked(s);
                 };
-                if k == MAX_GROUPS {
-                    return Err(Error::RleRunOutOfRange { offset: start });
-                }
                 let c = i64::from(byte - BASE);
-                x |= (c & 0x1f) << (5 * k);
                 p += 1;
+                if k < MAX_GROUPS {
+                    x |= (c & 0x1f) << (5 * k);
+                } else {
+                    bad = true;
+                }
                 k += 1;
                 if c & 0x20 == 0 {
-                    if c & 0x10 != 0 {
+                    if c & 0x10 != 0 && k <= MAX_GROUPS {
                         x |= -1i64 << (5 * k);
                     }
                     break;
@@ -105,10 +125,53 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
         if counts.len() > 2 {
             x += two_back;
         }
-        let run = u32::try_from(x).map_err(|_| Error::RleRunOutOfRange { offset: start })?;
-        counts.push(run);
+        bad |= (x as u64) > u64::from(u32::MAX);
+        counts.push(x as u32);
         two_back = one_back;
         one_back = x;
+    }
+    if bad {
+        return decode_counts_checked(s);
+    }
+    Ok(counts)
+}
+
+/// The same decoding with a check at every step, for strings the fast loop found a problem in:
+/// returns the error at the first offending byte or value.
+fn decode_counts_checked(s: &[u8]) -> Result<Vec<u32>> {
+    let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    let mut p = 0usize;
+    while p < s.len() {
+        let start = p;
+        let mut x: i64 = 0;
+        let mut k: u32 = 0;
+        loop {
+            let Some(&byte) = s.get(p) else {
+                return Err(Error::RleTruncated { offset: start });
+            };
+            if !(BASE..BASE + 64).contains(&byte) {
+                return Err(Error::RleBadByte { offset: p, byte });
+            }
+            if k == MAX_GROUPS {
+                return Err(Error::RleRunOutOfRange { offset: start });
+            }
+            let c = i64::from(byte - BASE);
+            x |= (c & 0x1f) << (5 * k);
+            p += 1;
+            k += 1;
+            if c & 0x20 == 0 {
+                if c & 0x10 != 0 {
+                    x |= -1i64 << (5 * k);
+                }
+                break;
+            }
+        }
+        let m = counts.len();
+        if m > 2 {
+            x += i64::from(counts[m - 2]);
+        }
+        let run = u32::try_from(x).map_err(|_| Error::RleRunOutOfRange { offset: start })?;
+        counts.push(run);
     }
     Ok(counts)
 }
@@ -141,6 +204,28 @@ mod tests {
             let s = encode_counts(&counts);
             assert!(s.iter().all(|b| (b'0'..=b'o').contains(b)));
             assert_eq!(decode_counts(&s), Ok(counts));
+        }
+    }
+
+    #[test]
+    fn fast_and_checked_paths_agree() {
+        let mut seed = 99u64;
+        for _ in 0..2000 {
+            let n = (seed % 12) as usize;
+            let counts: Vec<u32> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    ((seed >> 33) as u32) >> (seed % 31)
+                })
+                .collect();
+            let s = encode_counts(&counts);
+            assert_eq!(decode_counts(&s), decode_counts_checked(&s));
+            for cut in 0..s.len() {
+                assert_eq!(decode_counts(&s[..cut]), decode_counts_checked(&s[..cut]));
+                let mut bad = s.clone();
+                bad[cut] ^= (seed as u8) | 1;
+                assert_eq!(decode_counts(&bad), decode_counts_checked(&bad));
+            }
         }
     }
 

@@ -152,14 +152,13 @@ fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
     let pixels = rles.first().map_or(0, Rle::pixels) as usize;
     let mut delta = vec![0i32; pixels + 1];
     for rle in rles {
+        // Runs come in (background, foreground) pairs; a trailing background run adds nothing.
         let mut pos = 0usize;
-        for (i, &c) in rle.counts.iter().enumerate() {
-            let end = pos + c as usize;
-            if i % 2 == 1 {
-                delta[pos] += 1;
-                delta[end] -= 1;
-            }
-            pos = end;
+        for pair in rle.counts.chunks_exact(2) {
+            pos += pair[0] as usize;
+            delta[pos] += 1;
+            pos += pair[1] as usize;
+            delta[pos] -= 1;
         }
     }
     let need = if intersect { rles.len() as i32 } else { 1 };
@@ -176,13 +175,12 @@ fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
             continue;
         }
         for (k, &d) in block.iter().enumerate() {
-            if d != 0 {
-                cover += d;
-                if (cover >= need) != on {
-                    out.push((pos + k - run_start) as u32);
-                    run_start = pos + k;
-                    on = !on;
-                }
+            // No test on `d`: the output changes rarely, so this branch predicts well.
+            cover += d;
+            if (cover >= need) != on {
+                out.push((pos + k - run_start) as u32);
+                run_start = pos + k;
+                on = !on;
             }
         }
         pos = end;
