@@ -3,8 +3,11 @@
 //! so that results are bit-identical on every input pycocotools handles without undefined
 //! behaviour.
 
+use rayon::prelude::*;
+
 use super::Rle;
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// Foreground pixel count (`rleArea`): the sum of the odd runs, wrapping in 32 bits as C does.
 pub fn area(rle: &Rle) -> u32 {
@@ -145,22 +148,48 @@ fn walked_to_the_end(walked: u64, counts: &[u32]) -> Result<()> {
     }
 }
 
+/// Per-pixel coverage changes of canonical RLEs: +1 where a foreground run starts, -1 where it
+/// ends. With several threads each scatters a share of the RLEs into its own array and the
+/// arrays are added: integer sums, so the result does not depend on the split.
+fn coverage_deltas(rles: &[Rle], pixels: usize) -> Vec<i32> {
+    let scatter = |part: &[Rle]| {
+        let mut delta = vec![0i32; pixels + 1];
+        for rle in part {
+            // Runs come in (background, foreground) pairs; a trailing background run adds
+            // nothing.
+            let mut pos = 0usize;
+            for pair in rle.counts.chunks_exact(2) {
+                pos += pair[0] as usize;
+                delta[pos] += 1;
+                pos += pair[1] as usize;
+                delta[pos] -= 1;
+            }
+        }
+        delta
+    };
+    let threads = parallel::num_threads();
+    let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
+    if threads < 2 || rles.len() < 2 * threads || !parallel::worth_parallel(rles.len(), runs) {
+        return scatter(rles);
+    }
+    let share = rles.len().div_ceil(threads);
+    let parts: Vec<Vec<i32>> = parallel::install(|| rles.par_chunks(share).map(scatter).collect());
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| vec![0; pixels + 1]);
+    for part in parts {
+        for (t, d) in total.iter_mut().zip(&part) {
+            *t += d;
+        }
+    }
+    total
+}
+
 /// Union (or intersection) of canonical RLEs of one size, through a per-pixel coverage count:
 /// linear in pixels plus runs, whatever the number of masks. Gives the canonical encoding of
 /// the result, which is what the sequential merge gives on canonical input.
 fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
     let pixels = rles.first().map_or(0, Rle::pixels) as usize;
-    let mut delta = vec![0i32; pixels + 1];
-    for rle in rles {
-        // Runs come in (background, foreground) pairs; a trailing background run adds nothing.
-        let mut pos = 0usize;
-        for pair in rle.counts.chunks_exact(2) {
-            pos += pair[0] as usize;
-            delta[pos] += 1;
-            pos += pair[1] as usize;
-            delta[pos] -= 1;
-        }
-    }
+    let delta = coverage_deltas(rles, pixels);
     let need = if intersect { rles.len() as i32 } else { 1 };
     let mut out = Vec::new();
     let (mut cover, mut on, mut run_start) = (0i32, false, 0usize);
