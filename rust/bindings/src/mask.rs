@@ -126,8 +126,11 @@ pub fn merge<'py>(
 /// Areas of a list of RLEs, uint32.
 #[pyfunction]
 pub fn area<'py>(py: Python<'py>, rles: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let rles = parse_objs(rles)?;
-    let areas = py.detach(|| batch::areas(&rles));
+    let held = held_rles(rles)?;
+    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
+    let areas = py
+        .detach(|| batch::areas_of_inputs(&inputs))
+        .map_err(|e| to_py(py, e))?;
     Ok(PyArray1::from_vec(py, areas))
 }
 

@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::{mask, ops, poly, Rle};
+use super::{codec, mask, ops, poly, Rle};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -41,13 +41,55 @@ pub enum RleInput<'a> {
 
 /// Parses a batch of RLEs (strings decoded in parallel).
 pub fn parse(items: &[RleInput<'_>]) -> Result<Vec<Rle>> {
-    let cost = items.iter().map(|i| match i {
-        RleInput::Compressed { counts, .. } => counts.len(),
-        RleInput::Uncompressed { counts, .. } => counts.len(),
-    });
-    try_map(items, cost.sum(), |item| match *item {
+    try_map(items, input_cost(items), |item| match *item {
         RleInput::Compressed { h, w, counts } => Rle::from_counts_string(h, w, counts),
         RleInput::Uncompressed { h, w, counts } => Rle::new(h, w, counts.to_vec()),
+    })
+}
+
+/// Feeds the runs of one input RLE to `sink` (decoding a string on the fly, no vector).
+fn for_each_run(item: &RleInput<'_>, mut sink: impl FnMut(u32)) -> Result<()> {
+    match *item {
+        RleInput::Compressed { h, w, counts } => {
+            super::check_size(h, w)?;
+            codec::decode_counts_with(counts, |runs| runs.iter().for_each(|&r| sink(r)))
+        }
+        RleInput::Uncompressed { h, w, counts } => {
+            super::check_size(h, w)?;
+            counts.iter().for_each(|&r| sink(r));
+            Ok(())
+        }
+    }
+}
+
+fn input_cost(items: &[RleInput<'_>]) -> usize {
+    items
+        .iter()
+        .map(|i| match i {
+            RleInput::Compressed { counts, .. } => counts.len(),
+            RleInput::Uncompressed { counts, .. } => counts.len(),
+        })
+        .sum()
+}
+
+/// Areas straight from input RLEs, in one pass over each string.
+pub fn areas_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<u32>> {
+    try_map(items, input_cost(items), |item| {
+        let mut acc = ops::AreaAcc::default();
+        for_each_run(item, |r| acc.push(r))?;
+        Ok(acc.area())
+    })
+}
+
+/// Bounding boxes straight from input RLEs, in one pass over each string.
+pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
+    try_map(items, input_cost(items), |item| {
+        let (h, w) = match *item {
+            RleInput::Compressed { h, w, .. } | RleInput::Uncompressed { h, w, .. } => (h, w),
+        };
+        let mut acc = ops::BboxAcc::new(h, w);
+        for_each_run(item, |r| acc.push(r))?;
+        acc.finish()
     })
 }
 

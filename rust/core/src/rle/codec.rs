@@ -57,12 +57,21 @@ pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
 /// pass, runs out of the u32 range only raise a flag, and any problem sends the string through
 /// [`decode_counts_checked`], which finds the first offending offset.
 pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
+    let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    decode_counts_with(s, |runs| counts.extend_from_slice(runs))?;
+    Ok(counts)
+}
+
+/// Decodes a counts string, handing the runs to `sink` in order (in slices of up to 8), without
+/// collecting them: area and box are computed this way straight from the string. On an error
+/// `sink` may have seen some runs already.
+pub fn decode_counts_with(s: &[u8], mut sink: impl FnMut(&[u32])) -> Result<()> {
     if s.iter()
         .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b))
     {
-        return decode_counts_checked(s);
+        return decode_counts_checked(s).map(|_| ());
     }
-    let mut counts: Vec<u32> = Vec::with_capacity(s.len());
+    let mut decoded = 0usize;
     // The two previous runs stay in registers: reading them back from the vector would put a
     // store-to-load round trip on every value.
     let (mut two_back, mut one_back) = (0i64, 0i64);
@@ -71,7 +80,7 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
     while p < s.len() {
         // Fast path: eight bytes that are all one-group values (no 0x20 flag), the common case
         // once the first three runs are read. Each byte is a 5-bit two's complement difference.
-        if counts.len() > 2 {
+        if decoded > 2 {
             if let Some(chunk) = s.get(p..p + 8) {
                 let word = u64::from_le_bytes([
                     chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
@@ -88,7 +97,8 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
                         two_back = one_back;
                         one_back = x;
                     }
-                    counts.extend_from_slice(&runs);
+                    sink(&runs);
+                    decoded += 8;
                     p += 8;
                     continue;
                 }
@@ -104,7 +114,7 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
             let mut k = 1u32;
             loop {
                 let Some(&byte) = s.get(p) else {
-                    return decode_counts_checked(s);
+                    return decode_counts_checked(s).map(|_| ());
                 };
                 let c = i64::from(byte - BASE);
                 p += 1;
@@ -122,18 +132,19 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
                 }
             }
         }
-        if counts.len() > 2 {
+        if decoded > 2 {
             x += two_back;
         }
         bad |= (x as u64) > u64::from(u32::MAX);
-        counts.push(x as u32);
+        sink(&[x as u32]);
+        decoded += 1;
         two_back = one_back;
         one_back = x;
     }
     if bad {
-        return decode_counts_checked(s);
+        return decode_counts_checked(s).map(|_| ());
     }
-    Ok(counts)
+    Ok(())
 }
 
 /// The same decoding with a check at every step, for strings the fast loop found a problem in:

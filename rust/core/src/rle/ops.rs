@@ -11,60 +11,155 @@ use crate::parallel;
 
 /// Foreground pixel count (`rleArea`): the sum of the odd runs, wrapping in 32 bits as C does.
 pub fn area(rle: &Rle) -> u32 {
-    rle.counts
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .fold(0u32, |a, &c| a.wrapping_add(c))
+    let mut acc = AreaAcc::default();
+    rle.counts.iter().for_each(|&c| acc.push(c));
+    acc.area
+}
+
+/// [`area`] one run at a time, so that it can be fed straight from the string decoder.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AreaAcc {
+    area: u32,
+    odd: bool,
+}
+
+impl AreaAcc {
+    pub fn push(&mut self, run: u32) {
+        if self.odd {
+            self.area = self.area.wrapping_add(run);
+        }
+        self.odd = !self.odd;
+    }
+
+    pub fn area(&self) -> u32 {
+        self.area
+    }
 }
 
 /// Bounding box `[x, y, width, height]` of the foreground (`rleToBbox`, 2.0.11 version).
 ///
-/// Parity: an odd trailing run is ignored; with fewer than two runs the box is all zeros; zero
-/// length foreground runs are skipped, and if all are, the unsigned arithmetic of pycocotools
-/// gives `[w, h, 2^32-w+1, 2^32-h+1]`, reproduced here. A foreground run in a mask of height 0
-/// (a division by zero in pycocotools) is an error.
+/// Parity: an odd trailing run is ignored (it is a background run, which adds nothing); with
+/// fewer than two runs the box is all zeros; zero-length foreground runs are skipped, and if all
+/// are, the unsigned arithmetic of pycocotools gives `[w, h, 2^32-w+1, 2^32-h+1]`, reproduced
+/// here. A foreground run in a mask of height 0 (a division by zero in pycocotools) is an error.
 pub fn to_bbox(rle: &Rle) -> Result<[f64; 4]> {
-    let (h, w) = (rle.h as u32, rle.w as u32);
-    let m = rle.counts.len() / 2 * 2;
-    if m == 0 {
-        return Ok([0.0; 4]);
+    let mut acc = BboxAcc::new(rle.h, rle.w);
+    rle.counts.iter().for_each(|&c| acc.push(c));
+    acc.finish()
+}
+
+/// [`to_bbox`] one run at a time, so that it can be fed straight from the string decoder.
+#[derive(Debug, Clone, Copy)]
+pub struct BboxAcc {
+    size: (u64, u64),
+    h: u32,
+    xs: u32,
+    ys: u32,
+    xe: u32,
+    ye: u32,
+    cc: u32,
+    /// `cc / h` and `cc % h`, kept up to date while `cc` has not wrapped.
+    col: u32,
+    row: u32,
+    runs: usize,
+    sum: u64,
+    divide_by_zero: bool,
+}
+
+impl BboxAcc {
+    pub fn new(h: u64, w: u64) -> Self {
+        // pycocotools truncates h and w to 32 bits here (sizes are checked below 2^32 anyway).
+        let (h32, w32) = (h as u32, w as u32);
+        BboxAcc {
+            size: (h, w),
+            h: h32,
+            xs: w32,
+            ys: h32,
+            xe: 0,
+            ye: 0,
+            cc: 0,
+            col: 0,
+            row: 0,
+            runs: 0,
+            sum: 0,
+            divide_by_zero: false,
+        }
     }
-    let (mut xs, mut ys, mut xe, mut ye) = (w, h, 0u32, 0u32);
-    let mut cc = 0u32;
-    for (j, &run) in rle.counts[..m].iter().enumerate() {
-        let start = cc;
-        cc = cc.wrapping_add(run);
-        if j % 2 == 0 || run == 0 {
-            continue;
-        }
+
+    pub fn push(&mut self, run: u32) {
+        let j = self.runs;
+        self.runs += 1;
+        let start = self.cc;
+        let start_at = (self.col, self.row);
+        self.sum += u64::from(run);
+        self.cc = self.cc.wrapping_add(run);
+        let h = self.h;
         if h == 0 {
-            return Err(Error::RleCountsSum {
-                sum: rle.counts_sum(),
-                h: rle.h,
-                w: rle.w,
-            });
+            self.divide_by_zero |= j % 2 == 1 && run > 0;
+            return;
         }
-        let (y_start, x_start) = (start % h, start / h);
-        let last = cc.wrapping_sub(1);
-        let (y_end, x_end) = (last % h, last / h);
-        xs = xs.min(x_start);
-        xe = xe.max(x_end);
+        // Track the (column, row) of `cc` as runs go by: a run shorter than two columns costs
+        // no division. Once the positions pass 2^32 (where C's 32-bit `cc` wraps) the exact
+        // divisions of the C code take over.
+        let exact = self.sum <= u64::from(u32::MAX);
+        if exact {
+            let row = u64::from(self.row) + u64::from(run);
+            let h64 = u64::from(h);
+            if row < h64 {
+                self.row = row as u32;
+            } else if row < 2 * h64 {
+                self.row = (row - h64) as u32;
+                self.col += 1;
+            } else {
+                self.col += (row / h64) as u32;
+                self.row = (row % h64) as u32;
+            }
+        }
+        if j % 2 == 0 || run == 0 {
+            return;
+        }
+        let ((x_start, y_start), (x_end, y_end)) = if exact {
+            let end = if self.row > 0 {
+                (self.col, self.row - 1)
+            } else {
+                (self.col - 1, h - 1)
+            };
+            (start_at, end)
+        } else {
+            let last = self.cc.wrapping_sub(1);
+            ((start / h, start % h), (last / h, last % h))
+        };
+        self.xs = self.xs.min(x_start);
+        self.xe = self.xe.max(x_end);
         if x_start < x_end {
             // The run crosses a column boundary: the box spans the full height.
-            ys = 0;
-            ye = h - 1;
+            self.ys = 0;
+            self.ye = h - 1;
         } else {
-            ys = ys.min(y_start);
-            ye = ye.max(y_end);
+            self.ys = self.ys.min(y_start);
+            self.ye = self.ye.max(y_end);
         }
     }
-    Ok([
-        f64::from(xs),
-        f64::from(ys),
-        f64::from(xe.wrapping_sub(xs).wrapping_add(1)),
-        f64::from(ye.wrapping_sub(ys).wrapping_add(1)),
-    ])
+
+    pub fn finish(&self) -> Result<[f64; 4]> {
+        if self.runs < 2 {
+            return Ok([0.0; 4]);
+        }
+        if self.divide_by_zero {
+            let (h, w) = self.size;
+            return Err(Error::RleCountsSum {
+                sum: self.sum,
+                h,
+                w,
+            });
+        }
+        Ok([
+            f64::from(self.xs),
+            f64::from(self.ys),
+            f64::from(self.xe.wrapping_sub(self.xs).wrapping_add(1)),
+            f64::from(self.ye.wrapping_sub(self.ys).wrapping_add(1)),
+        ])
+    }
 }
 
 /// Reads the runs of one RLE the way `rleMerge` and `rleIou` do: the current run's remaining
