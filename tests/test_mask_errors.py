@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import cocors
+import pycocotools.mask as pm
+
 import cocors.mask as cm
 from cocors import CocorsError, GeometryError, InputTypeError, RleError
 from cocors.testing import strategies as cst
@@ -30,8 +32,21 @@ def test_malformed_rles_are_refused_by_decode_merge_iou(rle):
         cm.decode([rle])
     with pytest.raises(CocorsError):
         cm.merge([rle, rle])
-    with pytest.raises(CocorsError):
-        cm.iou([rle], [rle], [0])
+    # iou walks runs only where boxes overlap: runs that do not cover the mask are refused
+    # there (pycocotools would loop forever) and give pycocotools' 0 elsewhere.
+    try:
+        out = cm.iou([rle], [rle], [0])
+    except CocorsError:
+        return
+    assert out.tolist() == [[0.0]]
+
+
+def test_iou_of_non_covering_runs_without_overlap_is_zero():
+    short = {"size": [2, 3], "counts": b"5"}  # no foreground, 5 of 6 pixels
+    assert cm.iou([short], [GOOD], [0]).tolist() == [[0.0]]
+    assert pm.iou([short], [GOOD], [0]).tolist() == [[0.0]]
+    with pytest.raises(RleError, match="item 0: .*sum to 5"):
+        cm.iou([{"size": [2, 3], "counts": b"014"}], [{"size": [2, 3], "counts": b"015"}], [0])
 
 
 @given(cst.malformed_rles())

@@ -500,7 +500,13 @@ pub fn rle_iou_with_boxes(
     }
     match (dt_fg, gt_fg) {
         (Some(a), Some(b)) => Ok(foreground_iou(a, b, crowd)),
-        _ => rle_pair_iou(dt, gt, crowd),
+        _ => {
+            // Runs that do not cover the mask would never end pycocotools' walk: refuse them,
+            // but only here, where a walk happens (elsewhere pycocotools returns 0 or -1).
+            dt.check_covers(dt.h, dt.w)?;
+            gt.check_covers(gt.h, gt.w)?;
+            rle_pair_iou(dt, gt, crowd)
+        }
     }
 }
 
