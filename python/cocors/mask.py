@@ -41,8 +41,9 @@ RLEs, a list of run lengths)."""
 
 
 def _size(value: Any, name: str) -> int:
-    """A mask dimension: a non-negative integer (Python or numpy)."""
-    if isinstance(value, (bool, float)):
+    """A mask dimension: a non-negative integer (Python or numpy; a bool counts as 0/1, as in
+    pycocotools)."""
+    if isinstance(value, float):
         raise InputTypeError(f"{name} must be an integer, not {type(value).__name__}")
     try:
         v = operator.index(value)

@@ -5,7 +5,7 @@ use cocors_core::rle::batch::RleInput;
 use cocors_core::rle::Rle;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::errors::{input_type, rle_value};
 
@@ -51,13 +51,13 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
 /// A non-negative size value (Python or numpy integer).
 pub fn size_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     let py = obj.py();
-    // Fast path: a plain Python int (bool is an int subclass; it is refused below).
+    // Fast path: a plain Python int. (A bool is an int too, and pycocotools takes it as 0/1.)
     if obj.is_exact_instance_of::<PyInt>() {
         if let Ok(v) = obj.extract::<u64>() {
             return Ok(v);
         }
     }
-    if obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyFloat>() {
+    if obj.is_instance_of::<PyFloat>() {
         return Err(input_type(
             py,
             format!("{what} must be an integer, not {}", describe(obj)),
