@@ -1,7 +1,7 @@
 //! The Mask API functions of `cocors._cocors`: convert, release the GIL around the core's batch
 //! work, convert back. `cocors.mask` (Python) does the pycocotools-style argument dispatch.
 
-use cocors_core::rle::{batch, codec, ops, Rle};
+use cocors_core::rle::{batch, codec, Rle};
 use numpy::{
     PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArray3, PyUntypedArrayMethods,
@@ -112,10 +112,11 @@ pub fn merge<'py>(
     rles: &Bound<'py, PyAny>,
     intersect: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let rles = parse_objs(rles)?;
+    let held = held_rles(rles)?;
+    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
     let (merged, s) = py
         .detach(|| {
-            let merged = ops::merge(&rles, intersect)?;
+            let merged = batch::merge_inputs(&inputs, intersect)?;
             let s = merged.counts_string();
             Ok((merged, s))
         })

@@ -93,6 +93,84 @@ pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
     })
 }
 
+/// Adds the foreground of one input RLE to the coverage changes `delta`, straight from its
+/// string. Returns false (with `delta` partly updated) unless the runs are canonical and cover
+/// exactly `pixels`: such input needs pycocotools' exact run walk instead.
+fn scatter_canonical(item: &RleInput<'_>, delta: &mut [i32], pixels: usize) -> bool {
+    let (mut pos, mut index, mut ok) = (0usize, 0usize, true);
+    let decoded = for_each_run(item, |run| {
+        let run = run as usize;
+        if !ok || (index > 0 && run == 0) || pos + run > pixels {
+            ok = false;
+            return;
+        }
+        if index % 2 == 1 {
+            delta[pos] += 1;
+            delta[pos + run] -= 1;
+        }
+        pos += run;
+        index += 1;
+    });
+    ok && decoded.is_ok() && pos == pixels
+}
+
+/// Coverage changes of canonical input RLEs of `pixels` pixels, shares of the inputs scattered
+/// on the pool threads and added (integer sums: the split does not matter); `None` as soon as
+/// one input is not canonical.
+fn coverage_of_inputs(items: &[RleInput<'_>], pixels: usize) -> Option<Vec<i32>> {
+    let scatter = |part: &[RleInput<'_>]| {
+        let mut delta = vec![0i32; pixels + 1];
+        part.iter()
+            .all(|item| scatter_canonical(item, &mut delta, pixels))
+            .then_some(delta)
+    };
+    let threads = parallel::num_threads();
+    if threads < 2
+        || items.len() < 2 * threads
+        || !parallel::worth_parallel(items.len(), input_cost(items))
+    {
+        return scatter(items);
+    }
+    let share = items.len().div_ceil(threads);
+    let parts: Vec<Option<Vec<i32>>> =
+        parallel::install(|| items.par_chunks(share).map(scatter).collect());
+    let mut total: Option<Vec<i32>> = None;
+    for part in parts {
+        let part = part?;
+        match total.as_mut() {
+            None => total = Some(part),
+            Some(t) => t.iter_mut().zip(&part).for_each(|(t, d)| *t += d),
+        }
+    }
+    total
+}
+
+/// Union (or intersection) of input RLEs, as `ops::merge`. Many canonical RLEs of one size are
+/// merged straight from their strings through a coverage count (no run vectors); anything else
+/// is parsed and goes through `ops::merge`, which keeps pycocotools' exact run walk.
+pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
+    let size = |item: &RleInput<'_>| match *item {
+        RleInput::Compressed { h, w, .. } | RleInput::Uncompressed { h, w, .. } => (h, w),
+    };
+    if let Some(first) = items.first() {
+        let (h, w) = size(first);
+        let same_size = items.iter().all(|i| size(i) == (h, w));
+        if items.len() > 1 && same_size && super::check_size(h, w).is_ok() {
+            let pixels = (h * w) as usize;
+            // Bytes stand in for runs in the cost model of `ops::merge`.
+            let sequential_cost = input_cost(items).saturating_mul(items.len()) / 2;
+            if sequential_cost > pixels && pixels <= ops::COVERAGE_MAX_PIXELS {
+                if let Some(delta) = coverage_of_inputs(items, pixels) {
+                    let need = if intersect { items.len() as i32 } else { 1 };
+                    let counts = ops::sweep_coverage(&delta, pixels, need);
+                    return Ok(Rle { h, w, counts });
+                }
+            }
+        }
+    }
+    ops::merge(&parse(items)?, intersect)
+}
+
 /// Counts strings of a batch of RLEs.
 pub fn to_strings(rles: &[Rle]) -> Vec<Vec<u8>> {
     let cost = rles.iter().map(|r| r.counts.len()).sum();

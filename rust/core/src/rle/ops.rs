@@ -246,7 +246,7 @@ fn walked_to_the_end(walked: u64, counts: &[u32]) -> Result<()> {
 /// Per-pixel coverage changes of canonical RLEs: +1 where a foreground run starts, -1 where it
 /// ends. With several threads each scatters a share of the RLEs into its own array and the
 /// arrays are added: integer sums, so the result does not depend on the split.
-fn coverage_deltas(rles: &[Rle], pixels: usize) -> Vec<i32> {
+pub(crate) fn coverage_deltas(rles: &[Rle], pixels: usize) -> Vec<i32> {
     let scatter = |part: &[Rle]| {
         let mut delta = vec![0i32; pixels + 1];
         for rle in part {
@@ -286,6 +286,12 @@ fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
     let pixels = rles.first().map_or(0, Rle::pixels) as usize;
     let delta = coverage_deltas(rles, pixels);
     let need = if intersect { rles.len() as i32 } else { 1 };
+    sweep_coverage(&delta, pixels, need)
+}
+
+/// The canonical runs of the pixels covered by at least `need` masks, given the per-pixel
+/// coverage changes.
+pub(crate) fn sweep_coverage(delta: &[i32], pixels: usize, need: i32) -> Vec<u32> {
     let mut out = Vec::new();
     let (mut cover, mut on, mut run_start) = (0i32, false, 0usize);
     // Only positions where the coverage changes matter: skip blocks of zero deltas at once.
@@ -314,7 +320,7 @@ fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
 }
 
 /// Largest mask merged through a coverage count (4 bytes a pixel of scratch memory).
-const COVERAGE_MAX_PIXELS: usize = 1 << 26;
+pub(crate) const COVERAGE_MAX_PIXELS: usize = 1 << 26;
 
 /// Union (`intersect == false`) or intersection of `rles` (`rleMerge`).
 ///
