@@ -145,9 +145,10 @@ fn coverage_of_inputs(items: &[RleInput<'_>], pixels: usize) -> Option<Vec<i32>>
     total
 }
 
-/// Union (or intersection) of input RLEs, as `ops::merge`. Many canonical RLEs of one size are
-/// merged straight from their strings through a coverage count (no run vectors); anything else
-/// is parsed and goes through `ops::merge`, which keeps pycocotools' exact run walk.
+/// Union (or intersection) of input RLEs, with `ops::merge`'s results. Many canonical RLEs of
+/// one size are merged straight from their strings through a per-pixel coverage count (linear
+/// in pixels plus runs, and it gives the canonical runs that the walk gives on canonical
+/// input); anything else is parsed and goes through `ops::merge`, pycocotools' exact run walk.
 pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
     let size = |item: &RleInput<'_>| match *item {
         RleInput::Compressed { h, w, .. } | RleInput::Uncompressed { h, w, .. } => (h, w),
@@ -169,6 +170,19 @@ pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
         }
     }
     ops::merge(&parse(items)?, intersect)
+}
+
+/// [`merge_inputs`] of parsed RLEs.
+pub fn merge(rles: &[Rle], intersect: bool) -> Result<Rle> {
+    let inputs: Vec<RleInput<'_>> = rles
+        .iter()
+        .map(|r| RleInput::Uncompressed {
+            h: r.h,
+            w: r.w,
+            counts: &r.counts,
+        })
+        .collect();
+    merge_inputs(&inputs, intersect)
 }
 
 /// Counts strings of a batch of RLEs.
@@ -223,12 +237,6 @@ pub fn decode_into(rles: &[Rle], out: &mut [u8], zeroed: bool) -> Result<()> {
         .into_iter()
         .enumerate()
         .try_for_each(|(i, r)| r.map_err(|e| e.at_item(i)))
-}
-
-/// Areas of a batch.
-pub fn areas(rles: &[Rle]) -> Vec<u32> {
-    let cost = rles.iter().map(|r| r.counts.len()).sum();
-    map(rles, cost, ops::area)
 }
 
 /// Bounding boxes of a batch.

@@ -3,11 +3,8 @@
 //! so that results are bit-identical on every input pycocotools handles without undefined
 //! behaviour.
 
-use rayon::prelude::*;
-
 use super::Rle;
 use crate::error::{Error, Result};
-use crate::parallel;
 
 /// Foreground pixel count (`rleArea`): the sum of the odd runs, wrapping in 32 bits as C does.
 pub fn area(rle: &Rle) -> u32 {
@@ -243,52 +240,6 @@ fn walked_to_the_end(walked: u64, counts: &[u32]) -> Result<()> {
     }
 }
 
-/// Per-pixel coverage changes of canonical RLEs: +1 where a foreground run starts, -1 where it
-/// ends. With several threads each scatters a share of the RLEs into its own array and the
-/// arrays are added: integer sums, so the result does not depend on the split.
-pub(crate) fn coverage_deltas(rles: &[Rle], pixels: usize) -> Vec<i32> {
-    let scatter = |part: &[Rle]| {
-        let mut delta = vec![0i32; pixels + 1];
-        for rle in part {
-            // Runs come in (background, foreground) pairs; a trailing background run adds
-            // nothing.
-            let mut pos = 0usize;
-            for pair in rle.counts.chunks_exact(2) {
-                pos += pair[0] as usize;
-                delta[pos] += 1;
-                pos += pair[1] as usize;
-                delta[pos] -= 1;
-            }
-        }
-        delta
-    };
-    let threads = parallel::num_threads();
-    let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
-    if threads < 2 || rles.len() < 2 * threads || !parallel::worth_parallel(rles.len(), runs) {
-        return scatter(rles);
-    }
-    let share = rles.len().div_ceil(threads);
-    let parts: Vec<Vec<i32>> = parallel::install(|| rles.par_chunks(share).map(scatter).collect());
-    let mut parts = parts.into_iter();
-    let mut total = parts.next().unwrap_or_else(|| vec![0; pixels + 1]);
-    for part in parts {
-        for (t, d) in total.iter_mut().zip(&part) {
-            *t += d;
-        }
-    }
-    total
-}
-
-/// Union (or intersection) of canonical RLEs of one size, through a per-pixel coverage count:
-/// linear in pixels plus runs, whatever the number of masks. Gives the canonical encoding of
-/// the result, which is what the sequential merge gives on canonical input.
-fn merge_by_coverage(rles: &[Rle], intersect: bool) -> Vec<u32> {
-    let pixels = rles.first().map_or(0, Rle::pixels) as usize;
-    let delta = coverage_deltas(rles, pixels);
-    let need = if intersect { rles.len() as i32 } else { 1 };
-    sweep_coverage(&delta, pixels, need)
-}
-
 /// The canonical runs of the pixels covered by at least `need` masks, given the per-pixel
 /// coverage changes.
 pub(crate) fn sweep_coverage(delta: &[i32], pixels: usize, need: i32) -> Vec<u32> {
@@ -322,12 +273,13 @@ pub(crate) fn sweep_coverage(delta: &[i32], pixels: usize, need: i32) -> Vec<u32
 /// Largest mask merged through a coverage count (4 bytes a pixel of scratch memory).
 pub(crate) const COVERAGE_MAX_PIXELS: usize = 1 << 26;
 
-/// Union (`intersect == false`) or intersection of `rles` (`rleMerge`).
+/// Union (`intersect == false`) or intersection of `rles` (`rleMerge`), by pycocotools' own
+/// sequential run walk.
 ///
 /// Parity: no RLE gives size 0x0 with no counts; one RLE is returned unchanged; any size that
-/// differs from the first gives size 0x0 with no counts. Canonical input of many masks takes a
-/// coverage-count path with the same output; anything else runs the sequential port, which
-/// reproduces pycocotools run for run (including its treatment of empty runs).
+/// differs from the first gives size 0x0 with no counts; the walk reproduces pycocotools run
+/// for run, including its treatment of empty runs. (`batch::merge` takes a faster path for many
+/// canonical RLEs, with the same output.)
 ///
 /// Runs that do not cover the mask exactly are an error: pycocotools loops forever on them (its
 /// walk never ends once one input is exhausted) or writes past its buffer.
@@ -345,23 +297,10 @@ pub fn merge(rles: &[Rle], intersect: bool) -> Result<Rle> {
     for (i, r) in rles.iter().enumerate() {
         r.check_covers(h, w).map_err(|e| e.at_item(i))?;
     }
-    let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
-    // The sequential merge costs about (accumulated runs) per step; coverage costs one pass
-    // over the pixels. Prefer coverage once the sequential work clearly exceeds the pixels.
-    let sequential_cost = runs.saturating_mul(rles.len()) / 2;
-    let pixels = first.pixels() as usize;
-    let counts = if sequential_cost > pixels
-        && pixels <= COVERAGE_MAX_PIXELS
-        && rles.iter().all(Rle::is_canonical)
-    {
-        merge_by_coverage(rles, intersect)
-    } else {
-        let mut acc = first.counts.clone();
-        for r in &rles[1..] {
-            acc = merge_pair(&acc, &r.counts, intersect)?;
-        }
-        acc
-    };
+    let mut counts = first.counts.clone();
+    for r in &rles[1..] {
+        counts = merge_pair(&counts, &r.counts, intersect)?;
+    }
     Ok(Rle { h, w, counts })
 }
 
@@ -578,7 +517,9 @@ mod tests {
                 for r in &rles[1..] {
                     seq = merge_pair(&seq, &r.counts, intersect).unwrap_or_default();
                 }
-                let cov = merge_by_coverage(&rles, intersect);
+                let cov = crate::rle::batch::merge(&rles, intersect)
+                    .map(|r| r.counts)
+                    .unwrap_or_default();
                 assert_eq!(seq, cov);
                 assert_eq!(seq, mask::encode(&want, h, w).counts);
                 assert_eq!(merge(&rles, intersect).map(|r| r.counts), Ok(seq));
