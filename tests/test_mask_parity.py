@@ -98,12 +98,20 @@ def test_merge(rles, intersect):
             ref.merge(rles, intersect)
         return
     assert_same(ref.merge(rles, intersect), got)
-    h, w = got["size"]
-    if len(ref.counts_from_string(got["counts"])) > h * w + 1:
-        # Empty runs inside the inputs can make more output runs than pycocotools' buffer
-        # (h*w+1) holds: it writes past it (undefined behaviour), so only the reference judges.
+    if not pycocotools_merge_is_defined(rles, intersect):
         return
     assert_same(got, pm.merge(rles, intersect=int(intersect)))
+
+
+def pycocotools_merge_is_defined(rles, intersect):
+    """Whether pycocotools' rleMerge is safe to call: on RLEs with empty runs inside, its run
+    buffer (h*w+1 entries) can overflow at some step, which has been seen to hang or crash the
+    process, so only the reference judges those (cocors matches it run for run)."""
+    for r in rles:
+        runs = ref._runs(r)
+        if any(c == 0 for c in runs[1:]):
+            return False
+    return True
 
 
 @st.composite
