@@ -6,7 +6,16 @@ so that code written for pycocotools (``except ValueError``) keeps working.
 
 from __future__ import annotations
 
-__all__ = ["CocorsError", "RleError", "GeometryError", "InputTypeError"]
+__all__ = [
+    "CocorsError",
+    "RleError",
+    "GeometryError",
+    "InputTypeError",
+    "ParseError",
+    "SchemaError",
+    "FileError",
+    "FileChangedError",
+]
 
 
 class CocorsError(ValueError):
@@ -23,3 +32,21 @@ class GeometryError(CocorsError):
 
 class InputTypeError(CocorsError, TypeError):
     """An argument of the wrong type or shape (also a ``TypeError``)."""
+
+
+class ParseError(CocorsError):
+    """Malformed JSON: the message names the file, the byte offset, line:column and what was
+    expected there."""
+
+
+class SchemaError(CocorsError):
+    """Valid JSON that is not a COCO document as pycocotools reads it: the message names the
+    record (e.g. ``annotations[3] (id 17)``), the field and what was expected."""
+
+
+class FileError(CocorsError, OSError):
+    """The annotation file could not be opened or read (also an ``OSError``)."""
+
+
+class FileChangedError(CocorsError):
+    """The file was truncated or rewritten after it was indexed: open it again."""

@@ -1,11 +1,12 @@
 //! Python objects to core inputs and core results to Python objects. Conversion only: every
 //! rule about what the numbers mean lives in `cocors-core`.
 
+use cocors_core::index::json::Value;
 use cocors_core::rle::batch::RleInput;
 use cocors_core::rle::Rle;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::errors::{input_type, rle_value};
 
@@ -283,4 +284,33 @@ pub fn coordinates(obj: &Bound<'_, PyAny>, index: usize, out: &mut Vec<f64>) -> 
         out.push(one(&v?)?);
     }
     Ok(())
+}
+
+/// A parsed JSON value as the Python object `json.load` would have made of it.
+pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::BigInt(digits) => py.get_type::<PyInt>().call1((digits.as_str(),))?,
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::StrSurrogates(bytes) => PyBytes::new(py, bytes)
+            .call_method1(intern!(py, "decode"), ("utf-8", "surrogatepass"))?,
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(value_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(members) => {
+            // Set in order: a repeated key keeps its first position and its last value.
+            let dict = PyDict::new(py);
+            for (k, item) in members {
+                dict.set_item(PyString::new(py, k), value_to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
 }

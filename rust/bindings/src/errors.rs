@@ -13,6 +13,10 @@ static RLE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static GEOMETRY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static INPUT_TYPE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static COCORS_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FILE_CHANGED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
     match cell.import(py, "cocors.errors", name) {
@@ -32,6 +36,10 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         | Error::RleWalkEndsEarly { .. }
         | Error::SizeTooLarge { .. } => raise(py, &RLE_ERROR, "RleError", msg),
         Error::BadCoordinate { .. } => raise(py, &GEOMETRY_ERROR, "GeometryError", msg),
+        Error::Parse { .. } => raise(py, &PARSE_ERROR, "ParseError", msg),
+        Error::Schema { .. } => raise(py, &SCHEMA_ERROR, "SchemaError", msg),
+        Error::Io { .. } => raise(py, &FILE_ERROR, "FileError", msg),
+        Error::FileChanged { .. } => raise(py, &FILE_CHANGED_ERROR, "FileChangedError", msg),
         // `innermost` never returns a wrapper; mapped for exhaustiveness.
         Error::Item { .. } => raise(py, &COCORS_ERROR, "CocorsError", msg),
     }

@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+mod index;
 mod mask;
 
 use pyo3::prelude::*;
@@ -24,5 +25,7 @@ fn _cocors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mask::counts_from_string, m)?)?;
     m.add_function(wrap_pyfunction!(mask::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(mask::get_num_threads, m)?)?;
+    m.add_class::<index::PyIndex>()?;
+    m.add_function(wrap_pyfunction!(index::image_targets, m)?)?;
     Ok(())
 }

@@ -40,6 +40,38 @@ pub enum Error {
     #[error("coordinate {value} at position {position} is not a finite number within +/-{limit}", limit = crate::rle::poly::COORD_LIMIT)]
     BadCoordinate { position: usize, value: f64 },
 
+    /// Malformed JSON: where (byte offset, and line:column once the file is known) and what
+    /// was expected there.
+    #[error("{}invalid JSON at byte {offset}{}: expected {expected}", in_file(path), line_col(*line, *column))]
+    Parse {
+        path: String,
+        offset: u64,
+        line: u64,
+        column: u64,
+        expected: &'static str,
+    },
+
+    /// Valid JSON that is not a COCO document: a record (e.g. `annotations[3] (id 17)`) whose
+    /// field has the wrong type or shape, or a missing required field.
+    #[error("{}{record}{}: expected {expected}", in_file(path), field_name(field))]
+    Schema {
+        path: String,
+        record: String,
+        field: String,
+        expected: String,
+    },
+
+    /// The file could not be opened or read.
+    #[error("{}{message}", in_file(path))]
+    Io { path: String, message: String },
+
+    /// The file changed (truncated or rewritten) after it was indexed.
+    #[error(
+        "{}the file changed after it was indexed ({what}); open it again",
+        in_file(path)
+    )]
+    FileChanged { path: String, what: String },
+
     /// An error about one item of a batch, with the item's index.
     #[error("item {index}: {source}")]
     Item { index: usize, source: Box<Error> },
@@ -54,12 +86,48 @@ impl Error {
         }
     }
 
+    /// The same error naming the file it is about.
+    pub fn in_path(mut self, file: &str) -> Error {
+        match &mut self {
+            Error::Parse { path, .. }
+            | Error::Schema { path, .. }
+            | Error::Io { path, .. }
+            | Error::FileChanged { path, .. } => *path = file.to_owned(),
+            _ => {}
+        }
+        self
+    }
+
     /// The error without its batch-item wrappers: what kind of problem it is.
     pub fn innermost(&self) -> &Error {
         match self {
             Error::Item { source, .. } => source.innermost(),
             other => other,
         }
+    }
+}
+
+fn in_file(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
+}
+
+fn line_col(line: u64, column: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" (line {line}, column {column})")
+    }
+}
+
+fn field_name(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!(", field '{field}'")
     }
 }
 

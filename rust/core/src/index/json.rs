@@ -1,0 +1,698 @@
+//! A validating JSON lexer over a byte window, and the value tree built from one record's bytes.
+//!
+//! It accepts exactly what Python's `json` module accepts (what pycocotools reads with
+//! `json.load`): RFC 8259 plus `NaN`, `Infinity` and `-Infinity`; raw control characters in
+//! strings are refused (strict mode) and lone surrogates from `\u` escapes are kept. Numbers
+//! keep Python's types: an integer literal stays an integer (any size), everything else is a
+//! correctly rounded f64 (Rust's `str::parse::<f64>` rounds correctly, as `float()` does; parity
+//! depends on it: a one-ulp area moves an annotation between area ranges).
+//!
+//! The lexer works on a window of the file that may end mid-token: running out of bytes gives
+//! [`Stop::More`] unless the window holds the end of the file, so the streaming scanner can
+//! read more and retry the step.
+
+use std::borrow::Cow;
+
+/// Python's json nests at most about this deep before `RecursionError`; deeper input is refused
+/// (and recursion stays far from the thread's stack limit).
+pub const MAX_DEPTH: usize = 1000;
+
+/// Why a lexing step did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The window ended before the token did; read more and retry.
+    More,
+    /// Malformed input at window position `pos`.
+    Bad { pos: usize, expected: &'static str },
+}
+
+pub type Step<T> = std::result::Result<T, Stop>;
+
+/// A JSON number as Python's json module would return it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    /// An integer literal beyond i64: `start..end` in the window, for arbitrary precision.
+    BigInt {
+        start: usize,
+        end: usize,
+    },
+    Float(f64),
+}
+
+/// A parsed JSON value (one record's worth: built only when someone asks for the record).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Decimal digits (with sign) of an integer beyond i64.
+    BigInt(String),
+    Float(f64),
+    Str(String),
+    /// A string holding lone surrogates, as UTF-8 with surrogates encoded (to be decoded with
+    /// Python's `surrogatepass`).
+    StrSurrogates(Vec<u8>),
+    Array(Vec<Value>),
+    /// Members in document order; a repeated key is kept as it comes (the consumer builds a
+    /// dict, where the last value wins at the first position, as in Python).
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The value of the last member named `key` (Python's dict semantics).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|m| &m.1),
+            _ => None,
+        }
+    }
+
+    /// The value as f64 if it is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::BigInt(s) => s.parse::<f64>().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A cursor over a window of JSON bytes. `eof` says whether the window ends where the input
+/// ends (then running out is an error rather than [`Stop::More`]).
+pub struct Lexer<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+    pub eof: bool,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(buf: &'a [u8], pos: usize, eof: bool) -> Self {
+        Lexer { buf, pos, eof }
+    }
+
+    /// Running out of bytes at `pos`.
+    fn out(&self, expected: &'static str) -> Stop {
+        if self.eof {
+            Stop::Bad {
+                pos: self.buf.len(),
+                expected,
+            }
+        } else {
+            Stop::More
+        }
+    }
+
+    fn bad<T>(&self, pos: usize, expected: &'static str) -> Step<T> {
+        Err(Stop::Bad { pos, expected })
+    }
+
+    /// Skips whitespace and returns the next byte (not consumed).
+    pub fn peek(&mut self, expected: &'static str) -> Step<u8> {
+        while let Some(&b) = self.buf.get(self.pos) {
+            if !is_ws(b) {
+                return Ok(b);
+            }
+            self.pos += 1;
+        }
+        Err(self.out(expected))
+    }
+
+    /// Skips whitespace; true if the window (and the input) ends here.
+    pub fn at_end(&mut self) -> Step<bool> {
+        match self.peek("end of input") {
+            Ok(_) => Ok(false),
+            Err(Stop::Bad { .. }) => Ok(true),
+            Err(Stop::More) => Err(Stop::More),
+        }
+    }
+
+    /// Consumes `byte` (after whitespace) or fails with `expected`.
+    pub fn expect(&mut self, byte: u8, expected: &'static str) -> Step<()> {
+        if self.peek(expected)? == byte {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.bad(self.pos, expected)
+        }
+    }
+
+    fn literal(&mut self, word: &'static [u8], expected: &'static str) -> Step<()> {
+        let start = self.pos;
+        for (i, &c) in word.iter().enumerate() {
+            match self.buf.get(start + i) {
+                Some(&b) if b == c => {}
+                Some(_) => return self.bad(start, expected),
+                None => return Err(self.out(expected)),
+            }
+        }
+        self.pos = start + word.len();
+        Ok(())
+    }
+
+    /// Scans a number literal's grammar; returns its end and whether it is an integer literal.
+    fn number_span(&self) -> Step<(usize, bool)> {
+        const WHAT: &str = "a number";
+        let buf = self.buf;
+        let mut p = self.pos;
+        let at = |p: usize| -> Step<u8> {
+            match buf.get(p) {
+                Some(&b) => Ok(b),
+                None => Err(self.out(WHAT)),
+            }
+        };
+        // A number may end at the end of the window only if the input ends there too.
+        let end_ok = |p: usize| -> Step<u8> {
+            match buf.get(p) {
+                Some(&b) => Ok(b),
+                None if self.eof => Ok(b' '),
+                None => Err(Stop::More),
+            }
+        };
+        if at(p)? == b'-' {
+            p += 1;
+        }
+        match at(p)? {
+            b'0' => p += 1,
+            b'1'..=b'9' => {
+                p += 1;
+                while end_ok(p)?.is_ascii_digit() {
+                    p += 1;
+                }
+            }
+            _ => return self.bad(p, if p == self.pos { "a value" } else { WHAT }),
+        }
+        let mut integer = true;
+        if end_ok(p)? == b'.' {
+            integer = false;
+            p += 1;
+            if !at(p)?.is_ascii_digit() {
+                return self.bad(p, "a digit after the decimal point");
+            }
+            while end_ok(p)?.is_ascii_digit() {
+                p += 1;
+            }
+        }
+        if matches!(end_ok(p)?, b'e' | b'E') {
+            integer = false;
+            p += 1;
+            if matches!(at(p)?, b'+' | b'-') {
+                p += 1;
+            }
+            if !at(p)?.is_ascii_digit() {
+                return self.bad(p, "a digit in the exponent");
+            }
+            while end_ok(p)?.is_ascii_digit() {
+                p += 1;
+            }
+        }
+        Ok((p, integer))
+    }
+
+    /// A number, or `NaN` / `Infinity` / `-Infinity` as Python's json reads them.
+    pub fn number(&mut self) -> Step<Number> {
+        match self.peek("a value")? {
+            b'N' => {
+                self.literal(b"NaN", "a value")?;
+                return Ok(Number::Float(f64::NAN));
+            }
+            b'I' => {
+                self.literal(b"Infinity", "a value")?;
+                return Ok(Number::Float(f64::INFINITY));
+            }
+            b'-' if self.buf.get(self.pos + 1) == Some(&b'I') => {
+                self.literal(b"-Infinity", "a value")?;
+                return Ok(Number::Float(f64::NEG_INFINITY));
+            }
+            _ => {}
+        }
+        let start = self.pos;
+        let (end, integer) = self.number_span()?;
+        self.pos = end;
+        // The span holds only ASCII digits, signs, '.', 'e' and 'E'.
+        let text = std::str::from_utf8(&self.buf[start..end]).unwrap_or("");
+        if integer {
+            match text.parse::<i64>() {
+                Ok(i) => Ok(Number::Int(i)),
+                Err(_) => Ok(Number::BigInt { start, end }),
+            }
+        } else {
+            match text.parse::<f64>() {
+                Ok(f) => Ok(Number::Float(f)),
+                Err(_) => self.bad(start, "a number"),
+            }
+        }
+    }
+
+    /// Reads four hex digits of a `\u` escape at `p`.
+    fn hex4(&self, p: usize) -> Step<u32> {
+        let mut v = 0u32;
+        for i in 0..4 {
+            let b = match self.buf.get(p + i) {
+                Some(&b) => b,
+                None => return Err(self.out("four hex digits after \\u")),
+            };
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => return self.bad(p + i, "four hex digits after \\u"),
+            };
+            v = v * 16 + u32::from(d);
+        }
+        Ok(v)
+    }
+
+    /// Skips a string (the opening quote at `pos`), validating escapes, control characters and
+    /// UTF-8. Returns whether it holds escapes.
+    pub fn skip_string(&mut self) -> Step<bool> {
+        let start = self.pos;
+        let mut p = start + 1;
+        let mut escaped = false;
+        let mut ascii = true;
+        loop {
+            let Some(&b) = self.buf.get(p) else {
+                return Err(self.out("the end of a string ('\"')"));
+            };
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    match self.buf.get(p + 1) {
+                        None => return Err(self.out("an escape sequence")),
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
+                        Some(b'u') => {
+                            self.hex4(p + 2)?;
+                            p += 6;
+                        }
+                        Some(_) => return self.bad(p, "a valid escape sequence"),
+                    }
+                }
+                0..=0x1f => return self.bad(p, "no control character inside a string"),
+                0x80.. => {
+                    ascii = false;
+                    p += 1;
+                }
+                _ => p += 1,
+            }
+        }
+        if !ascii && std::str::from_utf8(&self.buf[start + 1..p]).is_err() {
+            return self.bad(start, "a string of valid UTF-8");
+        }
+        self.pos = p + 1;
+        Ok(escaped)
+    }
+
+    /// A string's content with escapes decoded (lone surrogates encoded as in WTF-8; the flag
+    /// says whether there are any).
+    pub fn string(&mut self) -> Step<(Cow<'a, [u8]>, bool)> {
+        let start = self.pos;
+        let escaped = self.skip_string()?;
+        let raw: &'a [u8] = &self.buf[start + 1..self.pos - 1];
+        if !escaped {
+            return Ok((Cow::Borrowed(raw), false));
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut surrogates = false;
+        let mut i = 0;
+        while i < raw.len() {
+            let b = raw[i];
+            if b != b'\\' {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+            let esc = raw[i + 1];
+            i += 2;
+            let simple = match esc {
+                b'"' => Some(b'"'),
+                b'\\' => Some(b'\\'),
+                b'/' => Some(b'/'),
+                b'b' => Some(0x08),
+                b'f' => Some(0x0c),
+                b'n' => Some(b'\n'),
+                b'r' => Some(b'\r'),
+                b't' => Some(b'\t'),
+                _ => None,
+            };
+            if let Some(c) = simple {
+                out.push(c);
+                continue;
+            }
+            // `\uXXXX`, validated by skip_string; a high surrogate followed by a low one is
+            // one character, as in Python.
+            let at = start + 1 + i;
+            let mut cp = self.hex4(at)?;
+            i += 4;
+            if (0xD800..0xDC00).contains(&cp)
+                && raw.get(i) == Some(&b'\\')
+                && raw.get(i + 1) == Some(&b'u')
+            {
+                let low = self.hex4(start + 1 + i + 2)?;
+                if (0xDC00..0xE000).contains(&low) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+            }
+            match char::from_u32(cp) {
+                Some(c) => {
+                    let mut tmp = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                None => {
+                    // A lone surrogate: the three bytes UTF-8 would use for it.
+                    surrogates = true;
+                    out.push(0xE0 | (cp >> 12) as u8);
+                    out.push(0x80 | ((cp >> 6) & 0x3F) as u8);
+                    out.push(0x80 | (cp & 0x3F) as u8);
+                }
+            }
+        }
+        Ok((Cow::Owned(out), surrogates))
+    }
+
+    /// Skips one value of any kind, validating it completely. Iterative (an explicit nesting
+    /// stack), so deep input cannot overflow the thread's stack; `depth` is the nesting the
+    /// value sits at, for the depth limit.
+    pub fn skip_value(&mut self, depth: usize) -> Step<()> {
+        // One bit per open container: 1 for an object. Levels past 128 live in `deep`.
+        let (mut bits, mut level, mut deep): (u128, usize, Vec<bool>) = (0, 0, Vec::new());
+        loop {
+            // A value starts here.
+            match self.peek("a value")? {
+                open @ (b'{' | b'[') => {
+                    if depth + level >= MAX_DEPTH {
+                        return self.bad(self.pos, "nesting at most 1000 levels deep");
+                    }
+                    self.pos += 1;
+                    let object = open == b'{';
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek("a value or a closing bracket")? == close {
+                        self.pos += 1;
+                    } else {
+                        if level < 128 {
+                            bits = (bits & !(1u128 << level)) | (u128::from(object) << level);
+                        } else {
+                            deep.push(object);
+                        }
+                        level += 1;
+                        if object {
+                            self.member_key()?;
+                        }
+                        continue;
+                    }
+                }
+                b'"' => {
+                    self.skip_string()?;
+                }
+                b't' => self.literal(b"true", "a value")?,
+                b'f' => self.literal(b"false", "a value")?,
+                b'n' => self.literal(b"null", "a value")?,
+                _ => {
+                    self.number()?;
+                }
+            }
+            // After a value: close containers until one continues with ','.
+            loop {
+                if level == 0 {
+                    return Ok(());
+                }
+                let object = if level <= 128 {
+                    bits & (1u128 << (level - 1)) != 0
+                } else {
+                    deep.last().copied().unwrap_or(false)
+                };
+                let (close, expected) = if object {
+                    (b'}', "',' or '}'")
+                } else {
+                    (b']', "',' or ']'")
+                };
+                match self.peek(expected)? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.member_key()?;
+                        }
+                        break;
+                    }
+                    b if b == close => {
+                        self.pos += 1;
+                        if level > 128 {
+                            deep.pop();
+                        }
+                        level -= 1;
+                    }
+                    _ => return self.bad(self.pos, expected),
+                }
+            }
+        }
+    }
+
+    /// A member's key and its ':' (skipped).
+    fn member_key(&mut self) -> Step<()> {
+        if self.peek("a key (a string)")? != b'"' {
+            return self.bad(self.pos, "a key (a string)");
+        }
+        self.skip_string()?;
+        self.expect(b':', "':' after a key")
+    }
+
+    /// Parses one value into a tree (iteratively, like [`Lexer::skip_value`]).
+    pub fn value(&mut self, depth: usize) -> Step<Value> {
+        enum Open {
+            Array(Vec<Value>),
+            Object(Vec<(String, Value)>, String),
+        }
+        let mut stack: Vec<Open> = Vec::new();
+        loop {
+            let mut v = match self.peek("a value")? {
+                open @ (b'{' | b'[') => {
+                    if depth + stack.len() >= MAX_DEPTH {
+                        return self.bad(self.pos, "nesting at most 1000 levels deep");
+                    }
+                    self.pos += 1;
+                    if open == b'{' {
+                        if self.peek("a key or '}'")? == b'}' {
+                            self.pos += 1;
+                            Value::Object(Vec::new())
+                        } else {
+                            let key = self.member_key_text()?;
+                            stack.push(Open::Object(Vec::new(), key));
+                            continue;
+                        }
+                    } else if self.peek("a value or ']'")? == b']' {
+                        self.pos += 1;
+                        Value::Array(Vec::new())
+                    } else {
+                        stack.push(Open::Array(Vec::new()));
+                        continue;
+                    }
+                }
+                b'"' => {
+                    let (s, surrogates) = self.string()?;
+                    string_value(s, surrogates)
+                }
+                b't' => self
+                    .literal(b"true", "a value")
+                    .map(|_| Value::Bool(true))?,
+                b'f' => self
+                    .literal(b"false", "a value")
+                    .map(|_| Value::Bool(false))?,
+                b'n' => self.literal(b"null", "a value").map(|_| Value::Null)?,
+                _ => match self.number()? {
+                    Number::Int(i) => Value::Int(i),
+                    Number::Float(f) => Value::Float(f),
+                    Number::BigInt { start, end } => {
+                        Value::BigInt(String::from_utf8_lossy(&self.buf[start..end]).into_owned())
+                    }
+                },
+            };
+            // Place the finished value; close the containers it completes.
+            loop {
+                match stack.last_mut() {
+                    None => return Ok(v),
+                    Some(Open::Array(items)) => {
+                        items.push(v);
+                        match self.peek("',' or ']'")? {
+                            b',' => {
+                                self.pos += 1;
+                                break;
+                            }
+                            b']' => {
+                                self.pos += 1;
+                                v = match stack.pop() {
+                                    Some(Open::Array(items)) => Value::Array(items),
+                                    _ => Value::Null,
+                                };
+                            }
+                            _ => return self.bad(self.pos, "',' or ']'"),
+                        }
+                    }
+                    Some(Open::Object(members, key)) => {
+                        members.push((std::mem::take(key), v));
+                        match self.peek("',' or '}'")? {
+                            b',' => {
+                                self.pos += 1;
+                                let next = self.member_key_text()?;
+                                if let Some(Open::Object(_, key)) = stack.last_mut() {
+                                    *key = next;
+                                }
+                                break;
+                            }
+                            b'}' => {
+                                self.pos += 1;
+                                v = match stack.pop() {
+                                    Some(Open::Object(members, _)) => Value::Object(members),
+                                    _ => Value::Null,
+                                };
+                            }
+                            _ => return self.bad(self.pos, "',' or '}'"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A member's key as text, and its ':'.
+    fn member_key_text(&mut self) -> Step<String> {
+        if self.peek("a key (a string)")? != b'"' {
+            return self.bad(self.pos, "a key (a string)");
+        }
+        let key = self.key()?;
+        self.expect(b':', "':' after a key")?;
+        Ok(key)
+    }
+
+    /// An object key (at `pos`, a string) as Rust text. A key with lone surrogates cannot be
+    /// compared to field names; it is kept lossily (only for matching, never shown as data).
+    pub fn key(&mut self) -> Step<String> {
+        let (s, _) = self.string()?;
+        Ok(String::from_utf8_lossy(&s).into_owned())
+    }
+}
+
+fn string_value(s: Cow<'_, [u8]>, surrogates: bool) -> Value {
+    if surrogates {
+        return Value::StrSurrogates(s.into_owned());
+    }
+    match String::from_utf8(s.into_owned()) {
+        Ok(text) => Value::Str(text),
+        // Validated by skip_string; unreachable in practice.
+        Err(e) => Value::StrSurrogates(e.into_bytes()),
+    }
+}
+
+/// Parses one complete value at the start of `bytes` (trailing bytes are ignored: record
+/// windows end at the next record). Positions in errors are relative to `bytes`.
+pub fn parse_value(bytes: &[u8]) -> Step<Value> {
+    let mut lx = Lexer::new(bytes, 0, true);
+    lx.value(0)
+}
+
+/// Parses a whole document: one value, then only whitespace.
+pub fn parse_document(bytes: &[u8]) -> Step<Value> {
+    let mut lx = Lexer::new(bytes, 0, true);
+    let v = lx.value(0)?;
+    if !lx.at_end()? {
+        return Err(Stop::Bad {
+            pos: lx.pos,
+            expected: "the end of the document (extra data after the top-level value)",
+        });
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(s: &str) -> Step<Value> {
+        parse_document(s.as_bytes())
+    }
+
+    #[test]
+    fn numbers_keep_python_types() {
+        assert_eq!(doc("1"), Ok(Value::Int(1)));
+        assert_eq!(doc("-0"), Ok(Value::Int(0)));
+        assert_eq!(doc("1.0"), Ok(Value::Float(1.0)));
+        assert_eq!(doc("1e2"), Ok(Value::Float(100.0)));
+        assert_eq!(doc("1E-3"), Ok(Value::Float(0.001)));
+        assert!(matches!(doc("-0.0"), Ok(Value::Float(f)) if f == 0.0 && f.is_sign_negative()));
+        assert_eq!(
+            doc("123456789012345678901234567890"),
+            Ok(Value::BigInt("123456789012345678901234567890".into()))
+        );
+        assert!(matches!(doc("NaN"), Ok(Value::Float(f)) if f.is_nan()));
+        assert_eq!(doc("-Infinity"), Ok(Value::Float(f64::NEG_INFINITY)));
+        assert_eq!(doc("1e400"), Ok(Value::Float(f64::INFINITY)));
+        // Correct rounding: the two neighbours of a halfway case.
+        assert_eq!(doc("0.1"), Ok(Value::Float(0.1)));
+        assert_eq!(
+            doc("9007199254740993.0"),
+            Ok(Value::Float(9007199254740992.0))
+        );
+    }
+
+    #[test]
+    fn rejects_what_python_rejects() {
+        for bad in [
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "1e",
+            "-",
+            "[1,]",
+            "{\"a\":1,}",
+            "tru",
+            "\"\t\"",
+            "\"\\x\"",
+            "[1 2]",
+            "{1:2}",
+            "\"\\u12g4\"",
+            "nan",
+            "[",
+            "",
+            " ",
+        ] {
+            assert!(doc(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(parse_document(b"\"\xff\"").is_err());
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(doc(&deep).is_err());
+        let ok = "[".repeat(500) + &"]".repeat(500);
+        assert!(doc(&ok).is_ok());
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        assert_eq!(
+            doc(r#""a\"b\\c\/d\n\u00e9\ud83d\ude00""#),
+            Ok(Value::Str("a\"b\\c/d\né😀".into()))
+        );
+        assert_eq!(
+            doc(r#""\ud800x""#),
+            Ok(Value::StrSurrogates(vec![0xED, 0xA0, 0x80, b'x']))
+        );
+        assert_eq!(
+            doc(r#"{"a":1,"a":2}"#).map(|v| v.get("a").cloned()),
+            Ok(Some(Value::Int(2)))
+        );
+    }
+
+    #[test]
+    fn window_end_asks_for_more() {
+        for cut in ["[1,2", "{\"ab", "12", "1.5e", "tr", "\"\\u12"] {
+            let mut lx = Lexer::new(cut.as_bytes(), 0, false);
+            assert_eq!(lx.skip_value(0), Err(Stop::More), "{cut}");
+        }
+        let mut lx = Lexer::new(b"12", 0, true);
+        assert_eq!(lx.number(), Ok(Number::Int(12)));
+    }
+}

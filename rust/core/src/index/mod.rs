@@ -1,0 +1,465 @@
+//! The lazy index of a COCO JSON file: one chunked pass ([`scan`]) validates the document and
+//! records where every record lives plus compact columns; records are parsed ([`json`]) only
+//! when someone asks for them, from the bytes of the file ([`source`]).
+//!
+//! Memory per annotation: file offset 8, id / image_id / category_id 4 each (8 if some id does
+//! not fit 32 bits), area 8, bbox 32, flags 1, the image grouping 4, and 4 more for the id
+//! lookup only when ids are not in increasing order: 65 to 69 bytes.
+
+pub mod columns;
+pub mod json;
+pub mod scan;
+pub mod segm;
+pub mod source;
+
+use std::path::Path;
+
+use columns::{distinct_in_order, Groups, IdLookup, IntColumn};
+use json::{Stop, Value};
+pub use scan::{flag, Kind};
+use scan::{Records, Scanned};
+use source::Source;
+
+use crate::error::{Error, Result};
+use crate::rle::Rle;
+
+/// Bytes read per step of the scan.
+const CHUNK: usize = 8 << 20;
+/// Largest single read when records are materialised in a batch.
+const BATCH_READ: u64 = 8 << 20;
+
+/// Where the records of one array live and their ids.
+#[derive(Debug, Default)]
+pub struct Table {
+    pub ids: IntColumn,
+    lookup: IdLookup,
+    offsets: Vec<u64>,
+    end: u64,
+}
+
+impl Table {
+    fn new(recs: &mut Records) -> Table {
+        let ids = IntColumn::from_vec(std::mem::take(&mut recs.id));
+        let lookup = IdLookup::new(&ids);
+        let mut offsets = std::mem::take(&mut recs.offsets);
+        offsets.shrink_to_fit();
+        Table {
+            ids,
+            lookup,
+            offsets,
+            end: recs.end,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.offsets.is_empty()
+    }
+
+    /// The row of record `id` (the last one if the id repeats).
+    pub fn row(&self, id: i64) -> Option<usize> {
+        self.lookup.find(&self.ids, id)
+    }
+
+    pub fn has_duplicate_ids(&self) -> bool {
+        self.lookup.has_duplicates(&self.ids)
+    }
+
+    /// Bytes of the file that hold record `row` (up to where the next one starts).
+    fn span(&self, row: usize) -> (u64, u64) {
+        let start = self.offsets.get(row).copied().unwrap_or(self.end);
+        let end = self.offsets.get(row + 1).copied().unwrap_or(self.end);
+        (start, end)
+    }
+
+    fn bytes(&self) -> usize {
+        self.ids.bytes() + self.lookup.bytes() + self.offsets.capacity() * 8
+    }
+}
+
+/// Columns of the annotations.
+#[derive(Debug, Default)]
+pub struct AnnColumns {
+    pub image_id: IntColumn,
+    pub category_id: IntColumn,
+    pub area: Vec<f64>,
+    pub bbox: Vec<[f64; 4]>,
+    /// [`flag`] bits: which optional fields exist, the crowd flag.
+    pub flags: Vec<u8>,
+}
+
+/// Columns of the images.
+#[derive(Debug, Default)]
+pub struct ImgColumns {
+    pub width: Vec<u32>,
+    pub height: Vec<u32>,
+    pub flags: Vec<u8>,
+}
+
+/// One top-level member of the document.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub key: String,
+    start: u64,
+    end: u64,
+    /// The record array it is, if it is `images`, `annotations` or `categories` (a list).
+    pub kind: Option<Kind>,
+}
+
+/// An indexed COCO file. Immutable once built, so it can be shared between threads.
+#[derive(Debug)]
+pub struct Index {
+    source: Source,
+    pub members: Vec<Member>,
+    pub images: Table,
+    pub annotations: Table,
+    pub categories: Table,
+    pub ann: AnnColumns,
+    pub img: ImgColumns,
+    /// Annotations grouped by image_id, keys in first-appearance order (`imgToAnns`).
+    pub by_image: Groups,
+    /// Distinct category ids of the annotations in first-appearance order (`catToImgs` keys);
+    /// empty when the document has no `categories` (pycocotools then builds no `catToImgs`).
+    pub category_keys: Vec<i64>,
+}
+
+fn shrink<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
+}
+
+impl Index {
+    /// Indexes the COCO JSON file at `path` (plain or gzip) in one pass.
+    pub fn open(path: &Path) -> Result<Index> {
+        let source = Source::open(path)?;
+        let scanned = scan::scan(source.reader(), CHUNK).map_err(|e| locate(&source, e))?;
+        Index::build(source, scanned).map_err(|e| e.in_path(&path.display().to_string()))
+    }
+
+    fn build(source: Source, mut s: Scanned) -> Result<Index> {
+        let has_categories = s.has_key("categories");
+        if has_categories {
+            // pycocotools reads category_id of every annotation when there are categories.
+            if let Some(i) = s
+                .annotations
+                .flags
+                .iter()
+                .position(|f| f & flag::HAS_CATEGORY == 0)
+            {
+                return Err(Error::Schema {
+                    path: String::new(),
+                    record: format!("annotations[{i}] (id {})", s.annotations.id[i]),
+                    field: "category_id".into(),
+                    expected: "a 'category_id' field (an integer), as the document has categories"
+                        .into(),
+                });
+            }
+        }
+        // A known key whose value is not a list was a schema error: here each is a list.
+        let members = s
+            .top
+            .iter()
+            .map(|e| Member {
+                key: e.key.clone(),
+                start: e.start,
+                end: e.end,
+                kind: Kind::of_key(&e.key),
+            })
+            .collect::<Vec<_>>();
+        let a = &mut s.annotations;
+        let ann = AnnColumns {
+            image_id: IntColumn::from_vec(std::mem::take(&mut a.image_id)),
+            category_id: IntColumn::from_vec(std::mem::take(&mut a.category_id)),
+            area: shrink(std::mem::take(&mut a.area)),
+            bbox: shrink(std::mem::take(&mut a.bbox)),
+            flags: shrink(std::mem::take(&mut a.flags)),
+        };
+        let annotations = Table::new(a);
+        let i = &mut s.images;
+        let img = ImgColumns {
+            width: i.width.iter().map(|&v| v as u32).collect(),
+            height: i.height.iter().map(|&v| v as u32).collect(),
+            flags: shrink(std::mem::take(&mut i.flags)),
+        };
+        let images = Table::new(i);
+        let categories = Table::new(&mut s.categories);
+        let by_image = Groups::new(&ann.image_id);
+        let category_keys = if has_categories {
+            distinct_in_order(&ann.category_id)
+        } else {
+            Vec::new()
+        };
+        Ok(Index {
+            source,
+            members,
+            images,
+            annotations,
+            categories,
+            ann,
+            img,
+            by_image,
+            category_keys,
+        })
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    pub fn table(&self, kind: Kind) -> &Table {
+        match kind {
+            Kind::Images => &self.images,
+            Kind::Annotations => &self.annotations,
+            Kind::Categories => &self.categories,
+        }
+    }
+
+    pub fn has_member(&self, key: &str) -> bool {
+        self.members.iter().any(|m| m.key == key)
+    }
+
+    /// Bytes held by the columns and lookups (not counting the interpreter).
+    pub fn heap_bytes(&self) -> usize {
+        let a = &self.ann;
+        self.images.bytes()
+            + self.annotations.bytes()
+            + self.categories.bytes()
+            + a.image_id.bytes()
+            + a.category_id.bytes()
+            + a.area.capacity() * 8
+            + a.bbox.capacity() * 32
+            + a.flags.capacity()
+            + self.img.width.capacity() * 4
+            + self.img.height.capacity() * 4
+            + self.img.flags.capacity()
+            + self.by_image.bytes()
+            + self.category_keys.capacity() * 8
+    }
+
+    /// The value of top-level member `key`, parsed from the file.
+    pub fn member_value(&self, key: &str) -> Result<Option<Value>> {
+        let Some(m) = self.members.iter().find(|m| m.key == key) else {
+            return Ok(None);
+        };
+        let bytes = self.source.read(m.start, m.end)?;
+        self.parse(&bytes, m.start).map(Some)
+    }
+
+    fn parse(&self, bytes: &[u8], start: u64) -> Result<Value> {
+        json::parse_value(bytes).map_err(|stop| {
+            let at = match stop {
+                Stop::Bad { pos, .. } => start + pos as u64,
+                Stop::More => start + bytes.len() as u64,
+            };
+            Error::FileChanged {
+                path: self.source.path_text(),
+                what: format!("the bytes at offset {at} no longer hold the indexed record"),
+            }
+        })
+    }
+
+    /// Records `rows` of `kind`, parsed, in the order given. Neighbouring records are read
+    /// from the file together.
+    pub fn records(&self, kind: Kind, rows: &[usize]) -> Result<Vec<Value>> {
+        let table = self.table(kind);
+        if let Some(&bad) = rows.iter().find(|&&r| r >= table.len()) {
+            return Err(Error::Schema {
+                path: self.source.path_text(),
+                record: format!("{}[{bad}]", kind.key()),
+                field: String::new(),
+                expected: format!("a row below {}", table.len()),
+            });
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let mut i = 0;
+        while i < rows.len() {
+            // Extend the run while the next row is the next record in the file.
+            let (start, mut end) = table.span(rows[i]);
+            let mut j = i + 1;
+            while j < rows.len() && rows[j] == rows[j - 1] + 1 {
+                let (_, e) = table.span(rows[j]);
+                if e - start > BATCH_READ {
+                    break;
+                }
+                end = e;
+                j += 1;
+            }
+            let bytes = self.source.read(start, end)?;
+            for &r in &rows[i..j] {
+                let (s, e) = table.span(r);
+                let local = (s - start) as usize..(e - start) as usize;
+                out.push(self.parse(&bytes[local], s)?);
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+
+    /// Height and width of image `image_id` (from its record's columns).
+    pub fn image_size(&self, image_id: i64) -> Result<(u64, u64)> {
+        let row = self.images.row(image_id).ok_or_else(|| Error::Schema {
+            path: self.source.path_text(),
+            record: format!("image id {image_id}"),
+            field: String::new(),
+            expected: "an image with this id in 'images'".into(),
+        })?;
+        let f = self.img.flags[row];
+        if f & flag::HAS_WIDTH == 0 || f & flag::HAS_HEIGHT == 0 {
+            return Err(Error::Schema {
+                path: self.source.path_text(),
+                record: format!("images[{row}] (id {image_id})"),
+                field: "height/width".into(),
+                expected: "'height' and 'width' to rasterise its annotations".into(),
+            });
+        }
+        Ok((
+            u64::from(self.img.height[row]),
+            u64::from(self.img.width[row]),
+        ))
+    }
+
+    /// The annotation rows of image `image_id` in file order (`imgToAnns[image_id]`).
+    pub fn image_rows(&self, image_id: i64) -> Vec<usize> {
+        self.by_image
+            .rows_of(image_id)
+            .map(|rows| rows.iter().map(|&r| r as usize).collect())
+            .unwrap_or_default()
+    }
+
+    /// The RLEs (as `annToRLE` makes them) of annotation `rows`, for an image of `h` x `w`.
+    pub fn rles(&self, rows: &[usize], h: u64, w: u64) -> Result<Vec<Rle>> {
+        let records = self.records(Kind::Annotations, rows)?;
+        records
+            .iter()
+            .zip(rows)
+            .map(|(rec, &row)| {
+                let name = || format!("annotations[{row}] (id {})", self.annotations.ids.get(row));
+                let seg = rec.get("segmentation").ok_or_else(|| Error::Schema {
+                    path: self.source.path_text(),
+                    record: name(),
+                    field: "segmentation".into(),
+                    expected: "a 'segmentation' to make a mask of".into(),
+                })?;
+                segm::rle_of(seg, h, w).map_err(|e| match e {
+                    Error::Schema {
+                        field, expected, ..
+                    } => Error::Schema {
+                        path: self.source.path_text(),
+                        record: name(),
+                        field,
+                        expected,
+                    },
+                    other => other.at_item(row),
+                })
+            })
+            .collect()
+    }
+
+    /// Image ids of the annotations of category `category_id` in file order
+    /// (`catToImgs[category_id]`).
+    pub fn category_image_ids(&self, category_id: i64) -> Vec<i64> {
+        self.ann
+            .category_id
+            .rows_equal(category_id)
+            .into_iter()
+            .map(|r| self.ann.image_id.get(r as usize))
+            .collect()
+    }
+}
+
+/// Adds the file and line:column to a scan error.
+fn locate(source: &Source, e: Error) -> Error {
+    let path = source.path_text();
+    match e {
+        Error::Parse {
+            offset, expected, ..
+        } => {
+            let (line, column) = source.line_col(offset);
+            Error::Parse {
+                path,
+                offset,
+                line,
+                column,
+                expected,
+            }
+        }
+        other => other.in_path(&path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    const DOC: &str = r#"{"images": [{"id": 2, "height": 10, "width": 10}, {"id": 1, "height": 4, "width": 4}],
+"annotations": [{"id": 5, "image_id": 2, "category_id": 3, "segmentation": [[1, 1, 5, 1, 5, 5]]},
+ {"id": 4, "image_id": 1, "category_id": 3, "segmentation": {"size": [4, 4], "counts": [2, 3, 11]}},
+ {"id": 9, "image_id": 2, "category_id": 1, "segmentation": {"size": [10, 10], "counts": "522i2"}}],
+"categories": [{"id": 3}, {"id": 1}]}"#;
+
+    #[test]
+    fn open_lookup_and_records() {
+        let f = write(DOC);
+        let idx = Index::open(f.path()).unwrap();
+        assert_eq!(idx.annotations.len(), 3);
+        assert_eq!(idx.annotations.row(9), Some(2));
+        assert_eq!(idx.images.row(1), Some(1));
+        assert_eq!(idx.image_rows(2), vec![0, 2]);
+        assert_eq!(idx.by_image.keys.to_vec(), vec![2, 1]);
+        assert_eq!(idx.category_keys, vec![3, 1]);
+        assert_eq!(idx.category_image_ids(3), vec![2, 1]);
+        let recs = idx.records(Kind::Annotations, &[2, 0, 1]).unwrap();
+        assert_eq!(recs[0].get("id"), Some(&Value::Int(9)));
+        assert_eq!(recs[2].get("id"), Some(&Value::Int(4)));
+        let cats = idx.member_value("categories").unwrap().unwrap();
+        assert!(matches!(cats, Value::Array(ref c) if c.len() == 2));
+        let rles = idx.rles(&[0, 1, 2], 10, 10).unwrap();
+        assert_eq!(rles[1].counts, vec![2, 3, 11]);
+        assert_eq!(rles[2].counts, vec![5, 2, 2, 91]);
+        // pycocotools: merge(frPyObjects([[1,1,5,1,5,5]], 10, 10)) has area 6.
+        assert_eq!(rles[0].counts_string(), b"e0191O1`1");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let f = write("{\"images\": [\n  {\"id\": 1,}\n]}");
+        let e = Index::open(f.path()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("line 2, column 12"), "{msg}");
+        assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+        let f = write(r#"{"annotations": [{"id": 1, "image_id": 1}], "categories": []}"#);
+        let e = Index::open(f.path()).unwrap_err().to_string();
+        assert!(e.contains("category_id"), "{e}");
+    }
+
+    #[test]
+    fn changed_file_is_an_error_not_a_crash() {
+        let f = write(DOC);
+        let idx = Index::open(f.path()).unwrap();
+        std::fs::write(f.path(), "{}").unwrap();
+        let e = idx.records(Kind::Annotations, &[0]).unwrap_err();
+        assert!(matches!(e, Error::FileChanged { .. }), "{e}");
+    }
+
+    #[test]
+    fn gzip_is_indexed_like_plain() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(DOC.as_bytes()).unwrap();
+        let f = write("");
+        std::fs::write(f.path(), gz.finish().unwrap()).unwrap();
+        let idx = Index::open(f.path()).unwrap();
+        assert!(idx.source().is_gzip());
+        assert_eq!(idx.annotations.ids.to_vec(), vec![5, 4, 9]);
+    }
+}

@@ -1,0 +1,738 @@
+//! The one structural pass over a COCO document, read in chunks (never the whole file in
+//! memory): it validates the JSON, records where each top-level value and each record of
+//! `images`, `annotations` and `categories` starts, and extracts the columns of those records.
+//!
+//! Each step of the pass (one top-level token, or one whole array element) either completes or
+//! asks for more bytes; the window then keeps the unfinished step's bytes, reads the next chunk
+//! and retries it. A window therefore holds one chunk plus at most one record.
+//!
+//! Schema problems (a string id, a bbox of 3 numbers) are remembered and reported only once the
+//! whole document has proved to be valid JSON, since pycocotools' `json.load` would fail first
+//! on a malformed document.
+
+use std::io::Read;
+
+use super::json::{Lexer, Number, Step, Stop};
+use crate::error::{Error, Result};
+
+/// The record arrays that get columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Images,
+    Annotations,
+    Categories,
+}
+
+impl Kind {
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Images => "images",
+            Kind::Annotations => "annotations",
+            Kind::Categories => "categories",
+        }
+    }
+
+    pub fn of_key(key: &str) -> Option<Kind> {
+        match key {
+            "images" => Some(Kind::Images),
+            "annotations" => Some(Kind::Annotations),
+            "categories" => Some(Kind::Categories),
+            _ => None,
+        }
+    }
+}
+
+/// Flag bits of an annotation: which optional fields it has, and its crowd flag.
+pub mod flag {
+    pub const HAS_CATEGORY: u8 = 1;
+    pub const HAS_AREA: u8 = 2;
+    pub const HAS_BBOX: u8 = 4;
+    pub const HAS_ISCROWD: u8 = 8;
+    pub const ISCROWD: u8 = 16;
+    /// The crowd flag was written as `true`/`false` rather than 1/0.
+    pub const ISCROWD_BOOL: u8 = 32;
+    pub const HAS_WIDTH: u8 = 1;
+    pub const HAS_HEIGHT: u8 = 2;
+}
+
+/// One top-level member: its key and where its value lies (`start..end` in the file).
+#[derive(Debug, Clone)]
+pub struct TopEntry {
+    pub key: String,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Columns of one record array as the scan collects them (ids in 64 bits; compacted later).
+#[derive(Debug, Default)]
+pub struct Records {
+    /// File offset of each record's first byte.
+    pub offsets: Vec<u64>,
+    /// Offset just past the array's last record (the `]`), bounding the last record.
+    pub end: u64,
+    pub id: Vec<i64>,
+    pub image_id: Vec<i64>,
+    pub category_id: Vec<i64>,
+    pub area: Vec<f64>,
+    pub bbox: Vec<[f64; 4]>,
+    pub width: Vec<i64>,
+    pub height: Vec<i64>,
+    pub flags: Vec<u8>,
+}
+
+/// What the pass found.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub top: Vec<TopEntry>,
+    pub images: Records,
+    pub annotations: Records,
+    pub categories: Records,
+    /// Bytes read.
+    pub len: u64,
+}
+
+impl Scanned {
+    pub fn records(&self, kind: Kind) -> &Records {
+        match kind {
+            Kind::Images => &self.images,
+            Kind::Annotations => &self.annotations,
+            Kind::Categories => &self.categories,
+        }
+    }
+
+    fn records_mut(&mut self, kind: Kind) -> &mut Records {
+        match kind {
+            Kind::Images => &mut self.images,
+            Kind::Annotations => &mut self.annotations,
+            Kind::Categories => &mut self.categories,
+        }
+    }
+
+    pub fn has_key(&self, key: &str) -> bool {
+        self.top.iter().any(|e| e.key == key)
+    }
+}
+
+/// A schema problem found in a record: which record and field, and what was expected.
+#[derive(Debug, Clone, Copy)]
+struct Problem {
+    field: &'static str,
+    expected: &'static str,
+}
+
+/// The fields of one record that the index keeps.
+#[derive(Debug, Default)]
+struct Fields {
+    id: Option<i64>,
+    image_id: Option<i64>,
+    category_id: Option<i64>,
+    area: Option<f64>,
+    bbox: Option<[f64; 4]>,
+    iscrowd: Option<(bool, bool)>,
+    width: Option<i64>,
+    height: Option<i64>,
+    problem: Option<Problem>,
+}
+
+impl Fields {
+    fn note(&mut self, field: &'static str, expected: &'static str) {
+        self.problem.get_or_insert(Problem { field, expected });
+    }
+}
+
+const INTEGER: &str = "an integer";
+
+fn is_number_start(b: u8) -> bool {
+    matches!(b, b'-' | b'0'..=b'9' | b'N' | b'I')
+}
+
+/// An integer field; another value is skipped (validated) and reported.
+fn int_field(lx: &mut Lexer<'_>) -> Step<std::result::Result<i64, &'static str>> {
+    if is_number_start(lx.peek("a value")?) {
+        return Ok(match lx.number()? {
+            Number::Int(i) => Ok(i),
+            Number::BigInt { .. } => Err("an integer within 64 bits"),
+            Number::Float(_) => Err(INTEGER),
+        });
+    }
+    lx.skip_value(2)?;
+    Ok(Err(INTEGER))
+}
+
+fn number_value(n: Number, lx: &Lexer<'_>) -> f64 {
+    match n {
+        Number::Int(i) => i as f64,
+        Number::Float(f) => f,
+        Number::BigInt { start, end } => std::str::from_utf8(&lx.buf[start..end])
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(f64::NAN),
+    }
+}
+
+/// A number field (int or float).
+fn number_field(lx: &mut Lexer<'_>) -> Step<Option<f64>> {
+    if is_number_start(lx.peek("a value")?) {
+        let n = lx.number()?;
+        return Ok(Some(number_value(n, lx)));
+    }
+    lx.skip_value(2)?;
+    Ok(None)
+}
+
+/// `iscrowd`: 0, 1, true or false. Returns (value, written as a bool).
+fn crowd_field(lx: &mut Lexer<'_>) -> Step<Option<(bool, bool)>> {
+    match lx.peek("a value")? {
+        b't' | b'f' => {
+            let start = lx.pos;
+            lx.skip_value(2)?;
+            Ok(Some((lx.buf[start] == b't', true)))
+        }
+        b if is_number_start(b) => Ok(match lx.number()? {
+            Number::Int(0) => Some((false, false)),
+            Number::Int(1) => Some((true, false)),
+            _ => None,
+        }),
+        _ => {
+            lx.skip_value(2)?;
+            Ok(None)
+        }
+    }
+}
+
+/// `bbox`: exactly four numbers.
+fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<[f64; 4]>> {
+    if lx.peek("a value")? != b'[' {
+        lx.skip_value(2)?;
+        return Ok(None);
+    }
+    lx.pos += 1;
+    if lx.peek("a value or ']'")? == b']' {
+        lx.pos += 1;
+        return Ok(None);
+    }
+    let (mut out, mut n, mut ok) = ([0.0; 4], 0usize, true);
+    loop {
+        if is_number_start(lx.peek("a value")?) {
+            let v = lx.number()?;
+            if let Some(slot) = out.get_mut(n) {
+                *slot = number_value(v, lx);
+            }
+        } else {
+            lx.skip_value(3)?;
+            ok = false;
+        }
+        n += 1;
+        match lx.peek("',' or ']'")? {
+            b',' => lx.pos += 1,
+            b']' => {
+                lx.pos += 1;
+                break;
+            }
+            _ => {
+                return Err(Stop::Bad {
+                    pos: lx.pos,
+                    expected: "',' or ']'",
+                })
+            }
+        }
+    }
+    Ok((ok && n == 4).then_some(out))
+}
+
+/// Reads one record (an object) of `kind`, keeping the fields the index needs and validating
+/// the rest. A non-object is skipped and reported.
+fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
+    let mut f = Fields::default();
+    if lx.peek("a value")? != b'{' {
+        lx.skip_value(1)?;
+        f.note("", "an object");
+        return Ok(f);
+    }
+    lx.pos += 1;
+    if lx.peek("a key or '}'")? == b'}' {
+        lx.pos += 1;
+        return Ok(f);
+    }
+    loop {
+        if lx.peek("a key (a string)")? != b'"' {
+            return Err(Stop::Bad {
+                pos: lx.pos,
+                expected: "a key (a string)",
+            });
+        }
+        let (key, _) = lx.string()?;
+        lx.expect(b':', "':' after a key")?;
+        match (kind, &*key) {
+            (_, b"id") => match int_field(lx)? {
+                Ok(v) => f.id = Some(v),
+                Err(e) => f.note("id", e),
+            },
+            (Kind::Annotations, b"image_id") => match int_field(lx)? {
+                Ok(v) => f.image_id = Some(v),
+                Err(e) => f.note("image_id", e),
+            },
+            (Kind::Annotations, b"category_id") => match int_field(lx)? {
+                Ok(v) => f.category_id = Some(v),
+                Err(e) => f.note("category_id", e),
+            },
+            (Kind::Annotations, b"area") => match number_field(lx)? {
+                Some(v) => f.area = Some(v),
+                None => f.note("area", "a number"),
+            },
+            (Kind::Annotations, b"bbox") => match bbox_field(lx)? {
+                Some(v) => f.bbox = Some(v),
+                None => f.note("bbox", "a list of 4 numbers [x, y, width, height]"),
+            },
+            (Kind::Annotations, b"iscrowd") => match crowd_field(lx)? {
+                Some(v) => f.iscrowd = Some(v),
+                None => f.note("iscrowd", "0, 1, true or false"),
+            },
+            (Kind::Images, b"width") => match int_field(lx)? {
+                Ok(v) if (0..=u32::MAX as i64).contains(&v) => f.width = Some(v),
+                _ => f.note("width", "a non-negative integer below 2^32"),
+            },
+            (Kind::Images, b"height") => match int_field(lx)? {
+                Ok(v) if (0..=u32::MAX as i64).contains(&v) => f.height = Some(v),
+                _ => f.note("height", "a non-negative integer below 2^32"),
+            },
+            _ => lx.skip_value(1)?,
+        }
+        match lx.peek("',' or '}'")? {
+            b',' => lx.pos += 1,
+            b'}' => {
+                lx.pos += 1;
+                return Ok(f);
+            }
+            _ => {
+                return Err(Stop::Bad {
+                    pos: lx.pos,
+                    expected: "',' or '}'",
+                })
+            }
+        }
+    }
+}
+
+/// Where the pass stands between steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Start,
+    FirstKey,
+    Key,
+    Value(usize),
+    /// Just inside a top-level array (entry index, record kind if it has columns).
+    ArrayFirst(usize, Option<Kind>),
+    Element(usize, Option<Kind>),
+    AfterElement(usize, Option<Kind>),
+    AfterMember,
+    End,
+    Done,
+}
+
+/// A window over the input: `buf[pos..]` is unread, `base` is the file offset of `buf[0]`.
+struct Window<R> {
+    reader: R,
+    buf: Vec<u8>,
+    base: u64,
+    pos: usize,
+    eof: bool,
+    chunk: usize,
+}
+
+impl<R: Read> Window<R> {
+    /// Drops the consumed bytes and reads the next chunk (a window that holds only one
+    /// unfinished step grows instead, so a record of any size fits).
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.buf.drain(..self.pos);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        let want = self.chunk.max(self.buf.len());
+        let got = (&mut self.reader)
+            .take(want as u64)
+            .read_to_end(&mut self.buf)?;
+        if got < want {
+            self.eof = true;
+        }
+        Ok(())
+    }
+}
+
+/// The pass itself: reads `reader` to its end (`name` is used in error messages).
+pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
+    let mut win = Window {
+        reader,
+        buf: Vec::with_capacity(chunk * 2),
+        base: 0,
+        pos: 0,
+        eof: false,
+        chunk: chunk.max(64),
+    };
+    let mut out = Scanned::default();
+    let mut problem: Option<Error> = None;
+    let mut state = State::Start;
+    win.refill().map_err(io_error)?;
+    while state != State::Done {
+        let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
+        match step(&mut lx, state, &mut out, win.base, &mut problem) {
+            Ok(next) => {
+                win.pos = lx.pos;
+                state = next;
+            }
+            Err(Stop::More) => win.refill().map_err(io_error)?,
+            Err(Stop::Bad { pos, expected }) => {
+                return Err(Error::Parse {
+                    path: String::new(),
+                    offset: win.base + pos as u64,
+                    line: 0,
+                    column: 0,
+                    expected,
+                })
+            }
+        }
+    }
+    out.len = win.base + win.pos as u64;
+    if let Some(p) = problem {
+        return Err(p);
+    }
+    Ok(out)
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::Io {
+        path: String::new(),
+        message: e.to_string(),
+    }
+}
+
+/// One step of the pass. Nothing in `out` changes unless the step completes.
+fn step(
+    lx: &mut Lexer<'_>,
+    state: State,
+    out: &mut Scanned,
+    base: u64,
+    problem: &mut Option<Error>,
+) -> Step<State> {
+    let at = |lx: &Lexer<'_>| base + lx.pos as u64;
+    match state {
+        State::Start => {
+            if lx.peek("a JSON value")? != b'{' {
+                // pycocotools asserts that the document is a dict; say so at once.
+                *problem = Some(Error::Schema {
+                    path: String::new(),
+                    record: "the document".into(),
+                    field: String::new(),
+                    expected: "a JSON object at the top level".into(),
+                });
+                lx.skip_value(0)?;
+                return Ok(State::End);
+            }
+            lx.pos += 1;
+            Ok(State::FirstKey)
+        }
+        State::FirstKey => {
+            if lx.peek("a key or '}'")? == b'}' {
+                lx.pos += 1;
+                return Ok(State::End);
+            }
+            step(lx, State::Key, out, base, problem)
+        }
+        State::Key => {
+            if lx.peek("a key (a string)")? != b'"' {
+                return Err(Stop::Bad {
+                    pos: lx.pos,
+                    expected: "a key (a string)",
+                });
+            }
+            let key = lx.key()?;
+            lx.expect(b':', "':' after a key")?;
+            lx.peek("a value")?;
+            let start = at(lx);
+            // A repeated key keeps its first position and takes the last value, as a dict does.
+            let entry = match out.top.iter().position(|e| e.key == key) {
+                Some(i) => {
+                    out.top[i].start = start;
+                    i
+                }
+                None => {
+                    out.top.push(TopEntry {
+                        key,
+                        start,
+                        end: start,
+                    });
+                    out.top.len() - 1
+                }
+            };
+            Ok(State::Value(entry))
+        }
+        State::Value(entry) => {
+            let kind = Kind::of_key(&out.top[entry].key);
+            if lx.peek("a value")? == b'[' {
+                lx.pos += 1;
+                if let Some(kind) = kind {
+                    // A repeated array replaces the earlier one.
+                    *out.records_mut(kind) = Records::default();
+                }
+                return Ok(State::ArrayFirst(entry, kind));
+            }
+            lx.skip_value(1)?;
+            if let Some(kind) = kind {
+                problem.get_or_insert(Error::Schema {
+                    path: String::new(),
+                    record: format!("'{}'", kind.key()),
+                    field: String::new(),
+                    expected: "a list of objects".into(),
+                });
+            }
+            out.top[entry].end = at(lx);
+            Ok(State::AfterMember)
+        }
+        State::ArrayFirst(entry, kind) => {
+            if lx.peek("a value or ']'")? == b']' {
+                lx.pos += 1;
+                return finish_array(lx, out, base, entry, kind);
+            }
+            Ok(State::Element(entry, kind))
+        }
+        State::Element(entry, kind) => {
+            lx.peek("a value")?;
+            let start = at(lx);
+            match kind {
+                None => lx.skip_value(1)?,
+                Some(kind) => {
+                    let f = record(lx, kind)?;
+                    push_record(out.records_mut(kind), kind, start, f, problem);
+                }
+            }
+            Ok(State::AfterElement(entry, kind))
+        }
+        State::AfterElement(entry, kind) => match lx.peek("',' or ']'")? {
+            b',' => {
+                lx.pos += 1;
+                Ok(State::Element(entry, kind))
+            }
+            b']' => {
+                lx.pos += 1;
+                finish_array(lx, out, base, entry, kind)
+            }
+            _ => Err(Stop::Bad {
+                pos: lx.pos,
+                expected: "',' or ']'",
+            }),
+        },
+        State::AfterMember => match lx.peek("',' or '}'")? {
+            b',' => {
+                lx.pos += 1;
+                Ok(State::Key)
+            }
+            b'}' => {
+                lx.pos += 1;
+                Ok(State::End)
+            }
+            _ => Err(Stop::Bad {
+                pos: lx.pos,
+                expected: "',' or '}'",
+            }),
+        },
+        State::End => {
+            if lx.at_end()? {
+                Ok(State::Done)
+            } else {
+                Err(Stop::Bad {
+                    pos: lx.pos,
+                    expected: "the end of the document (extra data after the top-level object)",
+                })
+            }
+        }
+        State::Done => Ok(State::Done),
+    }
+}
+
+fn finish_array(
+    lx: &Lexer<'_>,
+    out: &mut Scanned,
+    base: u64,
+    entry: usize,
+    kind: Option<Kind>,
+) -> Step<State> {
+    let end = base + lx.pos as u64;
+    out.top[entry].end = end;
+    if let Some(kind) = kind {
+        out.records_mut(kind).end = end - 1;
+    }
+    Ok(State::AfterMember)
+}
+
+/// Appends one record's columns, noting its first schema problem.
+fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &mut Option<Error>) {
+    let index = recs.offsets.len();
+    let mut note = |field: &str, expected: &str| {
+        problem.get_or_insert_with(|| Error::Schema {
+            path: String::new(),
+            record: match f.id {
+                Some(id) => format!("{}[{index}] (id {id})", kind.key()),
+                None => format!("{}[{index}]", kind.key()),
+            },
+            field: field.into(),
+            expected: expected.into(),
+        });
+    };
+    if let Some(p) = f.problem {
+        note(p.field, p.expected);
+    }
+    if f.id.is_none() && f.problem.is_none() {
+        note("id", "an 'id' field (an integer)");
+    }
+    if kind == Kind::Annotations && f.image_id.is_none() && f.problem.is_none() {
+        note("image_id", "an 'image_id' field (an integer)");
+    }
+    recs.offsets.push(start);
+    recs.id.push(f.id.unwrap_or(0));
+    match kind {
+        Kind::Annotations => {
+            let mut flags = 0u8;
+            recs.image_id.push(f.image_id.unwrap_or(0));
+            recs.category_id.push(f.category_id.unwrap_or(0));
+            if f.category_id.is_some() {
+                flags |= flag::HAS_CATEGORY;
+            }
+            recs.area.push(f.area.unwrap_or(0.0));
+            if f.area.is_some() {
+                flags |= flag::HAS_AREA;
+            }
+            recs.bbox.push(f.bbox.unwrap_or([0.0; 4]));
+            if f.bbox.is_some() {
+                flags |= flag::HAS_BBOX;
+            }
+            if let Some((crowd, as_bool)) = f.iscrowd {
+                flags |= flag::HAS_ISCROWD;
+                if crowd {
+                    flags |= flag::ISCROWD;
+                }
+                if as_bool {
+                    flags |= flag::ISCROWD_BOOL;
+                }
+            }
+            recs.flags.push(flags);
+        }
+        Kind::Images => {
+            let mut flags = 0u8;
+            recs.width.push(f.width.unwrap_or(0));
+            recs.height.push(f.height.unwrap_or(0));
+            if f.width.is_some() {
+                flags |= flag::HAS_WIDTH;
+            }
+            if f.height.is_some() {
+                flags |= flag::HAS_HEIGHT;
+            }
+            recs.flags.push(flags);
+        }
+        Kind::Categories => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#" {"info": {"v": 1}, "images": [{"id": 7, "width": 640, "height": 480},
+      {"height": 2, "id": 3}], "annotations": [
+      {"segmentation": [[1.5, 2, 3e1, 4, 5, 6]], "area": 12.25, "iscrowd": 0, "image_id": 7,
+       "bbox": [1, 2, 3.5, 4], "category_id": 18, "id": 1},
+      {"id": 2, "image_id": 3, "iscrowd": true, "x": "\u00e9\"[{"}],
+      "categories": [{"id": 18, "name": "dog"}], "extra": [[1], {"a": []}]} "#;
+
+    fn scan_all(doc: &str, chunk: usize) -> Result<Scanned> {
+        scan(doc.as_bytes(), chunk)
+    }
+
+    #[test]
+    fn columns_and_offsets_at_every_chunk_size() {
+        for chunk in [1, 2, 3, 7, 64, 4096] {
+            let s = scan_all(DOC, chunk).unwrap();
+            let keys: Vec<&str> = s.top.iter().map(|e| e.key.as_str()).collect();
+            assert_eq!(
+                keys,
+                ["info", "images", "annotations", "categories", "extra"]
+            );
+            assert_eq!(s.images.id, [7, 3]);
+            assert_eq!(s.images.width, [640, 0]);
+            assert_eq!(s.images.flags, [3, 2]);
+            let a = &s.annotations;
+            assert_eq!(a.id, [1, 2]);
+            assert_eq!(a.image_id, [7, 3]);
+            assert_eq!(a.area[0], 12.25);
+            assert_eq!(a.bbox[0], [1.0, 2.0, 3.5, 4.0]);
+            assert_eq!(
+                a.flags[1],
+                flag::HAS_ISCROWD | flag::ISCROWD | flag::ISCROWD_BOOL
+            );
+            assert_eq!(s.categories.id, [18]);
+            let info = &s.top[0];
+            assert_eq!(&DOC[info.start as usize..info.end as usize], r#"{"v": 1}"#);
+            assert_eq!(&DOC[a.offsets[1] as usize..][..8], r#"{"id": 2"#);
+            assert_eq!(DOC.as_bytes()[a.end as usize], b']');
+        }
+    }
+
+    #[test]
+    fn parse_errors_carry_offsets() {
+        let e = scan_all(r#"{"images": [{"id": 1},, ]}"#, 5).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Parse {
+                path: String::new(),
+                offset: 22,
+                line: 0,
+                column: 0,
+                expected: "a value"
+            }
+        );
+        let e = scan_all(r#"{"a": 1"#, 3).unwrap_err();
+        assert!(matches!(e, Error::Parse { offset: 7, .. }));
+        assert!(matches!(
+            scan_all("{} x", 2),
+            Err(Error::Parse { offset: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn schema_errors_wait_for_valid_json() {
+        let e = scan_all(r#"{"annotations": [{"id": "1", "image_id": 2}]}"#, 4).unwrap_err();
+        assert!(
+            matches!(&e, Error::Schema { record, field, .. } if record == "annotations[0]" && field == "id")
+        );
+        // Malformed JSON later in the file wins over the schema problem.
+        let e = scan_all(
+            r#"{"annotations": [{"id": "1", "image_id": 2}], "x": tru}"#,
+            4,
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Parse { .. }));
+        let e = scan_all(
+            r#"{"annotations": [{"id": 1, "image_id": 2, "bbox": [1,2,3]}]}"#,
+            64,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Schema { record, field, .. } if record == "annotations[0] (id 1)" && field == "bbox")
+        );
+        assert!(matches!(scan_all("[1]", 64), Err(Error::Schema { .. })));
+        assert!(matches!(
+            scan_all(r#"{"images": 3}"#, 64),
+            Err(Error::Schema { .. })
+        ));
+    }
+
+    #[test]
+    fn repeated_keys_last_value_first_position() {
+        let s = scan_all(
+            r#"{"images": [{"id": 1}], "a": 0, "images": [{"id": 2}]}"#,
+            3,
+        )
+        .unwrap();
+        assert_eq!(s.top.len(), 2);
+        assert_eq!(s.top[0].key, "images");
+        assert_eq!(s.images.id, [2]);
+    }
+}

@@ -1,0 +1,108 @@
+//! An annotation's `segmentation` to its RLE, as pycocotools' `annToRLE` makes it, straight from
+//! the parsed record: polygons rasterised and merged, uncompressed runs taken as they are (with
+//! their own size), compressed strings decoded.
+
+use super::json::Value;
+use crate::error::{Error, Result};
+use crate::rle::{batch, poly, Rle};
+
+fn schema(expected: &str) -> Error {
+    Error::Schema {
+        path: String::new(),
+        record: String::new(),
+        field: "segmentation".into(),
+        expected: expected.into(),
+    }
+}
+
+fn numbers(v: &Value) -> Option<Vec<f64>> {
+    match v {
+        Value::Array(items) => items.iter().map(Value::as_f64).collect(),
+        _ => None,
+    }
+}
+
+fn size_of(seg: &Value) -> Result<(u64, u64)> {
+    let dims = match seg.get("size") {
+        Some(Value::Array(d)) if d.len() == 2 => d,
+        _ => return Err(schema("an RLE with 'size': [height, width]")),
+    };
+    let dim = |v: &Value| match v {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        _ => None,
+    };
+    match (dim(&dims[0]), dim(&dims[1])) {
+        (Some(h), Some(w)) => Ok((h, w)),
+        _ => Err(schema("an RLE size of two non-negative integers")),
+    }
+}
+
+/// The RLE of a segmentation value for an image of `h` x `w` (used by polygons and boxes;
+/// RLE dicts carry their own size, as in pycocotools).
+pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
+    match seg {
+        Value::Array(parts) => {
+            let Some(first) = parts.first() else {
+                // pycocotools fails on an empty polygon list; an empty mask is what is meant.
+                crate::rle::check_size(h, w)?;
+                return Rle::new(h, w, vec![(h * w) as u32]);
+            };
+            if first.as_f64().is_some() {
+                // One flat polygon (or box) instead of a list of them.
+                let flat = numbers(seg).ok_or_else(|| schema("a list of polygons"))?;
+                return shape_rle(&flat, h, w);
+            }
+            let polys: Vec<Vec<f64>> = parts
+                .iter()
+                .map(numbers)
+                .collect::<Option<_>>()
+                .ok_or_else(|| schema("a list of polygons (lists of numbers)"))?;
+            let all_boxes = polys.iter().all(|p| p.len() == 4);
+            let rles = polys
+                .iter()
+                .map(|p| {
+                    if all_boxes {
+                        poly::from_bbox([p[0], p[1], p[2], p[3]], h, w)
+                    } else if p.len() > 4 || polys[0].len() > 4 {
+                        poly::from_polygon(p, h, w)
+                    } else {
+                        Err(schema("polygons of at least 3 points"))
+                    }
+                })
+                .collect::<Result<Vec<Rle>>>()?;
+            batch::merge(&rles, false)
+        }
+        Value::Object(_) => {
+            let (rh, rw) = size_of(seg)?;
+            match seg.get("counts") {
+                Some(Value::Str(s)) => Rle::from_counts_string(rh, rw, s.as_bytes()),
+                Some(Value::Array(runs)) => {
+                    let counts = runs
+                        .iter()
+                        .map(|v| match v {
+                            Value::Int(i) => u32::try_from(*i).ok(),
+                            Value::Float(f) if f.is_finite() && *f >= 0.0 && *f < 4294967296.0 => {
+                                Some(f.trunc() as u32)
+                            }
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<u32>>>()
+                        .ok_or_else(|| schema("RLE counts of integers in 0..2^32"))?;
+                    Rle::new(rh, rw, counts)
+                }
+                _ => Err(schema(
+                    "an RLE with 'counts' (a string or a list of run lengths)",
+                )),
+            }
+        }
+        _ => Err(schema("polygons or an RLE")),
+    }
+}
+
+fn shape_rle(flat: &[f64], h: u64, w: u64) -> Result<Rle> {
+    match flat.len() {
+        4 => poly::from_bbox([flat[0], flat[1], flat[2], flat[3]], h, w),
+        n if n > 4 => poly::from_polygon(flat, h, w),
+        _ => Err(schema("a polygon of at least 3 points")),
+    }
+}
