@@ -1,9 +1,11 @@
 # Hand-written stubs of the native module; `python -m mypy.stubtest cocors._cocors` checks them.
 # Argument checking and pycocotools-style dispatch live in cocors.mask; these functions take
 # already-normalised arguments.
-from typing import Any, Dict, Iterable, List, Sequence, Union
+import os
+from typing import Any, ClassVar, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from typing_extensions import final
 import numpy.typing as npt
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "counts_from_string",
     "set_num_threads",
     "get_num_threads",
+    "Index",
+    "image_targets",
 ]
 
 __version__: str
@@ -73,3 +77,57 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The worker thread count."""
+
+@final
+class Index:
+    """The lazy index of one COCO JSON file (plain or gzip); see cocors.coco."""
+
+    FLAGS: ClassVar[List[Tuple[str, int]]]
+    def __new__(cls, path: Union[str, bytes, os.PathLike[str]]) -> Index: ...
+    @property
+    def path(self) -> str: ...
+    def keys(self) -> List[str]:
+        """Top-level keys in document order."""
+    def member(self, key: str) -> Any:
+        """The value of a top-level member as json.load gives it."""
+    def count(self, kind: str) -> int:
+        """Number of records of kind ('images', 'annotations' or 'categories')."""
+    def ids(self, kind: str) -> npt.NDArray[np.int64]:
+        """Record ids in file order."""
+    def has_duplicate_ids(self, kind: str) -> bool:
+        """Whether an id occurs more than once."""
+    def row(self, kind: str, id: int) -> Optional[int]:
+        """Row of a record id (the last if repeated)."""
+    def rows(self, kind: str, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Rows of ids (-1 where missing)."""
+    def records(self, kind: str, rows: Sequence[int]) -> List[Any]:
+        """Records as Python objects, in the order of rows."""
+    def annotation_columns(self) -> Dict[str, npt.NDArray[Any]]:
+        """image_id, category_id, area, bbox (n x 4) and flags columns."""
+    def image_columns(self) -> Dict[str, npt.NDArray[Any]]:
+        """width, height and flags columns."""
+    def image_keys(self) -> npt.NDArray[np.int64]:
+        """imgToAnns keys: distinct annotation image_ids in first-appearance order."""
+    def image_rows(self, image_id: int) -> npt.NDArray[np.int64]:
+        """Annotation rows of an image in file order."""
+    def category_keys(self) -> npt.NDArray[np.int64]:
+        """catToImgs keys: distinct annotation category_ids in first-appearance order."""
+    def category_image_ids(self, category_id: int) -> npt.NDArray[np.int64]:
+        """catToImgs[category_id]."""
+    def image_rles(self, image_id: int) -> List[_RLE]:
+        """Compressed RLE dicts of an image's annotations (annToRLE)."""
+    def image_masks(self, image_id: int) -> npt.NDArray[np.uint8]:
+        """(h, w, n) Fortran-ordered masks of an image's annotations."""
+    def heap_bytes(self) -> int:
+        """Bytes held by the columns and lookups."""
+
+def image_targets(
+    index: Index, image_id: int
+) -> Tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.float64],
+]:
+    """(ann_ids, boxes, category_ids, iscrowd, areas) of an image's annotations."""

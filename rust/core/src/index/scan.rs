@@ -6,14 +6,22 @@
 //! asks for more bytes; the window then keeps the unfinished step's bytes, reads the next chunk
 //! and retries it. A window therefore holds one chunk plus at most one record.
 //!
+//! Records are validated and their columns extracted in parallel: the sequential pass only
+//! finds where each record ends (quotes and brackets, eight bytes at a time) and checks the
+//! separators between records; the records found in the window are then parsed on the pool,
+//! and their columns appended in file order before the window moves on.
+//!
 //! Schema problems (a string id, a bbox of 3 numbers) are remembered and reported only once the
 //! whole document has proved to be valid JSON, since pycocotools' `json.load` would fail first
 //! on a malformed document.
 
 use std::io::Read;
 
+use rayon::prelude::*;
+
 use super::json::{Lexer, Number, Step, Stop};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// The record arrays that get columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -371,24 +379,31 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
     let mut out = Scanned::default();
     let mut problem: Option<Error> = None;
     let mut state = State::Start;
+    // Records found in the window, not parsed yet: (start, end) positions in the window.
+    let mut pending: Vec<(usize, usize)> = Vec::new();
     win.refill().map_err(io_error)?;
     while state != State::Done {
         let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
-        match step(&mut lx, state, &mut out, win.base, &mut problem) {
+        let stepped = step(&mut lx, state, &mut out, win.base, &mut problem, &mut pending);
+        let in_records = matches!(
+            (&stepped, state),
+            (Ok(State::Element(..) | State::AfterElement(..)), _)
+        );
+        if !pending.is_empty() && !in_records {
+            // Leaving the array, moving the window or failing: the pending records go first.
+            let kind = match state {
+                State::Element(_, Some(k)) | State::AfterElement(_, Some(k)) => k,
+                _ => Kind::Annotations,
+            };
+            flush(&win.buf, win.base, kind, &mut pending, &mut out, &mut problem)?;
+        }
+        match stepped {
             Ok(next) => {
                 win.pos = lx.pos;
                 state = next;
             }
             Err(Stop::More) => win.refill().map_err(io_error)?,
-            Err(Stop::Bad { pos, expected }) => {
-                return Err(Error::Parse {
-                    path: String::new(),
-                    offset: win.base + pos as u64,
-                    line: 0,
-                    column: 0,
-                    expected,
-                })
-            }
+            Err(Stop::Bad { pos, expected }) => return Err(parse_error(win.base, pos, expected)),
         }
     }
     out.len = win.base + win.pos as u64;
@@ -396,6 +411,114 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
         return Err(p);
     }
     Ok(out)
+}
+
+fn parse_error(base: u64, pos: usize, expected: &'static str) -> Error {
+    Error::Parse {
+        path: String::new(),
+        offset: base + pos as u64,
+        line: 0,
+        column: 0,
+        expected,
+    }
+}
+
+/// Parses the pending records of the window on the pool and appends their columns in order.
+fn flush(
+    buf: &[u8],
+    base: u64,
+    kind: Kind,
+    pending: &mut Vec<(usize, usize)>,
+    out: &mut Scanned,
+    problem: &mut Option<Error>,
+) -> Result<()> {
+    let parse_one = |&(start, end): &(usize, usize)| -> Step<Fields> {
+        let mut lx = Lexer::new(&buf[..end], start, true);
+        let f = record(&mut lx, kind)?;
+        if lx.pos != end {
+            return Err(Stop::Bad {
+                pos: lx.pos,
+                expected: "',' or '}'",
+            });
+        }
+        Ok(f)
+    };
+    let bytes = pending.last().map_or(0, |p| p.1) - pending.first().map_or(0, |p| p.0);
+    let parsed: Vec<Step<Fields>> = if parallel::worth_parallel(pending.len(), bytes) {
+        parallel::install(|| pending.par_iter().map(parse_one).collect())
+    } else {
+        pending.iter().map(parse_one).collect()
+    };
+    let recs = out.records_mut(kind);
+    for (&(start, _), fields) in pending.iter().zip(parsed) {
+        match fields {
+            Ok(f) => push_record(recs, kind, base + start as u64, f, problem),
+            Err(Stop::Bad { pos, expected }) => return Err(parse_error(base, pos, expected)),
+            Err(Stop::More) => return Err(parse_error(base, start, "a complete record")),
+        }
+    }
+    pending.clear();
+    Ok(())
+}
+
+/// Bytes of eight copies of `b`.
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// Whether some byte of `w` is zero.
+fn has_zero(w: u64) -> bool {
+    w.wrapping_sub(splat(1)) & !w & splat(0x80) != 0
+}
+
+/// Whether some byte of `w` is a quote or a bracket (`[` and `{` differ only in bit 0x20, as
+/// do `]` and `}`).
+fn has_structure(w: u64) -> bool {
+    let folded = w | splat(0x20);
+    has_zero(w ^ splat(b'"')) || has_zero(folded ^ splat(b'{')) || has_zero(folded ^ splat(b'}'))
+}
+
+/// Where the value opening at `start` (a `{` or `[`) ends, going by quotes and brackets only
+/// (the parser checks everything else), or None if it does not end inside `buf`.
+fn structure_end(buf: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut p = start;
+    loop {
+        while let Some(chunk) = buf.get(p..p + 8) {
+            let w = u64::from_le_bytes([
+                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+            ]);
+            if has_structure(w) {
+                break;
+            }
+            p += 8;
+        }
+        match *buf.get(p)? {
+            b'"' => {
+                p += 1;
+                loop {
+                    p += memchr::memchr2(b'"', b'\\', buf.get(p..)?)?;
+                    if buf[p] == b'"' {
+                        p += 1;
+                        break;
+                    }
+                    p += 2;
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                p += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                p += 1;
+                if depth == 0 {
+                    return Some(p);
+                }
+            }
+            _ => p += 1,
+        }
+    }
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -412,6 +535,7 @@ fn step(
     out: &mut Scanned,
     base: u64,
     problem: &mut Option<Error>,
+    pending: &mut Vec<(usize, usize)>,
 ) -> Step<State> {
     let at = |lx: &Lexer<'_>| base + lx.pos as u64;
     match state {
@@ -435,7 +559,7 @@ fn step(
                 lx.pos += 1;
                 return Ok(State::End);
             }
-            step(lx, State::Key, out, base, problem)
+            step(lx, State::Key, out, base, problem, pending)
         }
         State::Key => {
             if lx.peek("a key (a string)")? != b'"' {
@@ -495,14 +619,22 @@ fn step(
             Ok(State::Element(entry, kind))
         }
         State::Element(entry, kind) => {
-            lx.peek("a value")?;
+            let first = lx.peek("a value")?;
             let start = at(lx);
             match kind {
                 None => lx.skip_value(1)?,
-                Some(kind) => {
-                    let f = record(lx, kind)?;
-                    push_record(out.records_mut(kind), kind, start, f, problem);
-                }
+                Some(kind) => match (first, structure_end(lx.buf, lx.pos)) {
+                    // A complete object in the window: parsed later, in parallel.
+                    (b'{', Some(end)) => {
+                        pending.push((lx.pos, end));
+                        lx.pos = end;
+                    }
+                    (b'{', None) if !lx.eof => return Err(Stop::More),
+                    _ => {
+                        let f = record(lx, kind)?;
+                        push_record(out.records_mut(kind), kind, start, f, problem);
+                    }
+                },
             }
             Ok(State::AfterElement(entry, kind))
         }
