@@ -1,10 +1,12 @@
-"""The demo job: the Mask API on the bundled val2014 sample, checked against pycocotools.
+"""The demo job: the Mask API and the lazy COCO index on the bundled val2014 sample, checked
+against pycocotools.
 
 For the 839 ground-truth annotations of 100 val2014 images it builds the RLE of each (as
 ``COCO.annToRLE`` does: polygons rasterised and merged, crowd RLEs compressed), their areas and
 boxes, and for every image the IoU matrix of the 734 fake segm detections against its ground
 truth (crowd rule included). Every result is hashed and compared with the digests pycocotools
-2.0.11 produced on the same data (``data/val2014_100_expected.json``).
+2.0.11 produced on the same data (``data/val2014_100_expected.json``). Then ``cocors.COCO``
+indexes the same file and makes every image's masks from its bytes; their RLEs must hash the same.
 """
 
 from __future__ import annotations
@@ -82,6 +84,28 @@ def digests(result: Dict[str, Any]) -> Dict[str, str]:
     }
 
 
+def index_rles() -> Dict[str, Any]:
+    """The ground-truth RLEs again, through the lazy index: ``cocors.COCO`` on the bundled file,
+    each image's masks made in Rust from the file's bytes (``COCO.image_masks``)."""
+    import contextlib
+    import io
+
+    from cocors import COCO
+
+    with resources.as_file(resources.files("cocors").joinpath("data", "instances_val2014_100.json")) as path:
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco = COCO(path)
+        load = time.perf_counter() - t0
+        by_id: Dict[int, Any] = {}
+        for img in coco.getImgIds():
+            by_id.update(zip(coco.getAnnIds(imgIds=img), coco.image_masks(img, decode=False)))
+        rles = [by_id[a] for a in coco.getAnnIds()]
+        crowd = len(coco.getAnnIds(iscrowd=1))
+        return {"rles": rles, "load": load, "images": len(coco.imgs), "crowd": crowd,
+                "categories": len(coco.getCatIds())}
+
+
 def run() -> int:
     import cocors
     import cocors.mask as mask
@@ -104,5 +128,12 @@ def run() -> int:
         same = got[key] == want[key]
         ok &= same
         print(f"  {key:5s} {'== pycocotools 2.0.11' if same else '!= pycocotools 2.0.11 (MISMATCH)'}  sha256 {got[key][:16]}")
+    indexed = index_rles()
+    same = digests({**result, "rles": indexed["rles"]})["rles"] == want["rles"]
+    ok &= same
+    print(f"  cocors.COCO indexed the file in {indexed['load'] * 1000:.1f} ms: {indexed['images']} images, "
+          f"{len(indexed['rles'])} annotations ({indexed['crowd']} crowd), {indexed['categories']} categories")
+    print(f"  rles  {'== pycocotools 2.0.11' if same else '!= pycocotools 2.0.11 (MISMATCH)'}  "
+          "(every image's masks made by the index straight from the file)")
     print("OK: bit-identical to pycocotools 2.0.11" if ok else "FAILED: results differ from pycocotools")
     return 0 if ok else 1
