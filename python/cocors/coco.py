@@ -132,21 +132,23 @@ class _DatasetView(Mapping):
 
 class _RecordMap(Mapping):
     """``anns``, ``imgs`` or ``cats`` of a file: id -> record, keys in first-appearance order,
-    the last record winning for a repeated id (as ``d[rec['id']] = rec`` does)."""
+    the last record winning for a repeated id (as ``d[rec['id']] = rec`` does). Keys stay in a
+    numpy array: nothing per record is built until it is asked for."""
 
     def __init__(self, index: Any, kind: str) -> None:
         self._index = index
         self._kind = kind
         ids = index.ids(kind)
         if index.has_duplicate_ids(kind):
-            self._keys: List[int] = list(dict.fromkeys(ids.tolist()))
-            self._rows: Optional[List[int]] = [index.row(kind, k) for k in self._keys]
+            _, first = np.unique(ids, return_index=True)
+            self._keys = ids[np.sort(first)]
+            self._rows: Optional[np.ndarray] = index.rows(kind, self._keys)
         else:
-            self._keys = ids.tolist()
+            self._keys = ids
             self._rows = None
 
     def _row_list(self) -> List[int]:
-        return self._rows if self._rows is not None else list(range(len(self._keys)))
+        return self._rows.tolist() if self._rows is not None else list(range(len(self._keys)))
 
     def __getitem__(self, key: Any) -> Any:
         k = _id_key(key)
@@ -160,7 +162,7 @@ class _RecordMap(Mapping):
         return _in_i64(k) and self._index.row(self._kind, k) is not None
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._keys)
+        return iter(self._keys.tolist())
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -170,7 +172,7 @@ class _RecordMap(Mapping):
         return [r for s in range(0, len(rows), _BATCH) for r in self._index.records(self._kind, rows[s : s + _BATCH])]
 
     def items(self) -> Any:  # type: ignore[override]
-        return list(zip(self._keys, self.values()))
+        return list(zip(self._keys.tolist(), self.values()))
 
     def __repr__(self) -> str:
         return f"<{len(self)} {self._kind} by id, lazily read from {os.fspath(self._index.path)}>"
@@ -182,8 +184,7 @@ class _ImgToAnns(Mapping):
 
     def __init__(self, index: Any) -> None:
         self._index = index
-        self._keys: List[int] = index.image_keys().tolist()
-        self._key_set = set(self._keys)
+        self._keys = index.image_keys()
 
     def __getitem__(self, key: Any) -> List[Any]:
         k = _id_key(key)
@@ -196,10 +197,11 @@ class _ImgToAnns(Mapping):
         return self[key] if key in self else default
 
     def __contains__(self, key: Any) -> bool:
-        return key in self._key_set
+        k = _id_key(key)
+        return _in_i64(k) and len(self._index.image_rows(k)) > 0
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._keys)
+        return iter(self._keys.tolist())
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -439,7 +441,7 @@ class COCO:
         imgIds = imgIds if _isArrayLike(imgIds) else [imgIds]
         catIds = catIds if _isArrayLike(catIds) else [catIds]
         if len(imgIds) == len(catIds) == 0:
-            return list(self.imgs.keys())
+            return list(self.imgs)
         # The same set operations on the same values in the same order give the same order.
         ids = set(imgIds)
         for i, catId in enumerate(catIds):

@@ -24,6 +24,29 @@ impl IntColumn {
         }
     }
 
+    /// Appends `value`, widening the column (once) if it does not fit 32 bits: the scan builds
+    /// columns this way, so ids never take 64 bits each unless they need them.
+    pub fn push(&mut self, value: i64) {
+        match self {
+            IntColumn::Narrow(v) => match i32::try_from(value) {
+                Ok(x) => v.push(x),
+                Err(_) => {
+                    let mut wide: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+                    wide.push(value);
+                    *self = IntColumn::Wide(wide);
+                }
+            },
+            IntColumn::Wide(v) => v.push(value),
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            IntColumn::Narrow(v) => v.shrink_to_fit(),
+            IntColumn::Wide(v) => v.shrink_to_fit(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             IntColumn::Narrow(v) => v.len(),
@@ -190,6 +213,7 @@ impl Groups {
             *slot += 1;
         }
         let keys = IntColumn::from_vec(keys);
+        drop(group_of);
         let lookup = IdLookup::new(&keys);
         Groups {
             keys,

@@ -433,7 +433,30 @@ impl<'a> Lexer<'a> {
                 b't' => self.literal(b"true", "a value")?,
                 b'f' => self.literal(b"false", "a value")?,
                 b'n' => self.literal(b"null", "a value")?,
-                _ => self.skip_number()?,
+                _ => {
+                    self.skip_number()?;
+                    let in_array = level > 0
+                        && if level <= 128 {
+                            bits & (1u128 << (level - 1)) == 0
+                        } else {
+                            !deep.last().copied().unwrap_or(false)
+                        };
+                    if in_array {
+                        // A run of plain numbers (a polygon, keypoints: most of a COCO file)
+                        // is walked here rather than value by value through the general loop.
+                        while self.buf.get(self.pos) == Some(&b',') {
+                            let mut p = self.pos + 1;
+                            while self.buf.get(p).is_some_and(|&b| is_ws(b)) {
+                                p += 1;
+                            }
+                            match plain_number_end(self.buf, p) {
+                                Some(end) => self.pos = end,
+                                // Anything else: the general loop takes the ',' from here.
+                                None => break,
+                            }
+                        }
+                    }
+                }
             }
             // After a value: close containers until one continues with ','.
             loop {

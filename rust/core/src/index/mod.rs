@@ -15,6 +15,7 @@ pub mod source;
 use std::path::Path;
 
 use columns::{distinct_in_order, Groups, IdLookup, IntColumn};
+
 use json::{Stop, Value};
 pub use scan::{flag, Kind};
 use scan::{Records, Scanned};
@@ -24,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::rle::Rle;
 
 /// Bytes read per step of the scan.
-const CHUNK: usize = 8 << 20;
+const CHUNK: usize = 4 << 20;
 /// Largest single read when records are materialised in a batch.
 const BATCH_READ: u64 = 8 << 20;
 
@@ -39,7 +40,8 @@ pub struct Table {
 
 impl Table {
     fn new(recs: &mut Records) -> Table {
-        let ids = IntColumn::from_vec(std::mem::take(&mut recs.id));
+        let mut ids = std::mem::take(&mut recs.id);
+        ids.shrink_to_fit();
         let lookup = IdLookup::new(&ids);
         let mut offsets = std::mem::take(&mut recs.offsets);
         offsets.shrink_to_fit();
@@ -126,6 +128,11 @@ pub struct Index {
     pub category_keys: Vec<i64>,
 }
 
+fn shrink_ints(mut v: IntColumn) -> IntColumn {
+    v.shrink_to_fit();
+    v
+}
+
 fn shrink<T>(mut v: Vec<T>) -> Vec<T> {
     v.shrink_to_fit();
     v
@@ -151,7 +158,7 @@ impl Index {
             {
                 return Err(Error::Schema {
                     path: String::new(),
-                    record: format!("annotations[{i}] (id {})", s.annotations.id[i]),
+                    record: format!("annotations[{i}] (id {})", s.annotations.id.get(i)),
                     field: "category_id".into(),
                     expected: "a 'category_id' field (an integer), as the document has categories"
                         .into(),
@@ -171,8 +178,8 @@ impl Index {
             .collect::<Vec<_>>();
         let a = &mut s.annotations;
         let ann = AnnColumns {
-            image_id: IntColumn::from_vec(std::mem::take(&mut a.image_id)),
-            category_id: IntColumn::from_vec(std::mem::take(&mut a.category_id)),
+            image_id: shrink_ints(std::mem::take(&mut a.image_id)),
+            category_id: shrink_ints(std::mem::take(&mut a.category_id)),
             area: shrink(std::mem::take(&mut a.area)),
             bbox: shrink(std::mem::take(&mut a.bbox)),
             flags: shrink(std::mem::take(&mut a.flags)),

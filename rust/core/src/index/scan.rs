@@ -19,6 +19,7 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
+use super::columns::IntColumn;
 use super::json::{Lexer, Number, Step, Stop};
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -71,16 +72,16 @@ pub struct TopEntry {
     pub end: u64,
 }
 
-/// Columns of one record array as the scan collects them (ids in 64 bits; compacted later).
+/// Columns of one record array as the scan collects them.
 #[derive(Debug, Default)]
 pub struct Records {
     /// File offset of each record's first byte.
     pub offsets: Vec<u64>,
     /// Offset just past the array's last record (the `]`), bounding the last record.
     pub end: u64,
-    pub id: Vec<i64>,
-    pub image_id: Vec<i64>,
-    pub category_id: Vec<i64>,
+    pub id: IntColumn,
+    pub image_id: IntColumn,
+    pub category_id: IntColumn,
     pub area: Vec<f64>,
     pub bbox: Vec<[f64; 4]>,
     pub width: Vec<i64>,
@@ -384,7 +385,14 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
     win.refill().map_err(io_error)?;
     while state != State::Done {
         let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
-        let stepped = step(&mut lx, state, &mut out, win.base, &mut problem, &mut pending);
+        let stepped = step(
+            &mut lx,
+            state,
+            &mut out,
+            win.base,
+            &mut problem,
+            &mut pending,
+        );
         let in_records = matches!(
             (&stepped, state),
             (Ok(State::Element(..) | State::AfterElement(..)), _)
@@ -395,7 +403,14 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
                 State::Element(_, Some(k)) | State::AfterElement(_, Some(k)) => k,
                 _ => Kind::Annotations,
             };
-            flush(&win.buf, win.base, kind, &mut pending, &mut out, &mut problem)?;
+            flush(
+                &win.buf,
+                win.base,
+                kind,
+                &mut pending,
+                &mut out,
+                &mut problem,
+            )?;
         }
         match stepped {
             Ok(next) => {
@@ -496,6 +511,11 @@ fn structure_end(buf: &[u8], start: usize) -> Option<usize> {
         match *buf.get(p)? {
             b'"' => {
                 p += 1;
+                // Keys and short strings end within a few bytes: look there first.
+                let quick_end = (p + 16).min(buf.len());
+                while p < quick_end && buf[p] != b'"' && buf[p] != b'\\' {
+                    p += 1;
+                }
                 loop {
                     p += memchr::memchr2(b'"', b'\\', buf.get(p..)?)?;
                     if buf[p] == b'"' {
@@ -787,19 +807,19 @@ mod tests {
                 keys,
                 ["info", "images", "annotations", "categories", "extra"]
             );
-            assert_eq!(s.images.id, [7, 3]);
+            assert_eq!(s.images.id.to_vec(), [7, 3]);
             assert_eq!(s.images.width, [640, 0]);
             assert_eq!(s.images.flags, [3, 2]);
             let a = &s.annotations;
-            assert_eq!(a.id, [1, 2]);
-            assert_eq!(a.image_id, [7, 3]);
+            assert_eq!(a.id.to_vec(), [1, 2]);
+            assert_eq!(a.image_id.to_vec(), [7, 3]);
             assert_eq!(a.area[0], 12.25);
             assert_eq!(a.bbox[0], [1.0, 2.0, 3.5, 4.0]);
             assert_eq!(
                 a.flags[1],
                 flag::HAS_ISCROWD | flag::ISCROWD | flag::ISCROWD_BOOL
             );
-            assert_eq!(s.categories.id, [18]);
+            assert_eq!(s.categories.id.to_vec(), [18]);
             let info = &s.top[0];
             assert_eq!(&DOC[info.start as usize..info.end as usize], r#"{"v": 1}"#);
             assert_eq!(&DOC[a.offsets[1] as usize..][..8], r#"{"id": 2"#);
@@ -865,6 +885,6 @@ mod tests {
         .unwrap();
         assert_eq!(s.top.len(), 2);
         assert_eq!(s.top[0].key, "images");
-        assert_eq!(s.images.id, [2]);
+        assert_eq!(s.images.id.to_vec(), [2]);
     }
 }
