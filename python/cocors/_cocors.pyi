@@ -118,6 +118,14 @@ class Index:
         """Compressed RLE dicts of an image's annotations (annToRLE)."""
     def image_masks(self, image_id: int) -> npt.NDArray[np.uint8]:
         """(h, w, n) Fortran-ordered masks of an image's annotations."""
+    def select_annotations(
+        self,
+        rows: Optional[Sequence[int]] = None,
+        categories: Optional[Sequence[int]] = None,
+        area: Optional[Tuple[float, Optional[float]]] = None,
+        crowd: Optional[Tuple[bool, bool]] = None,
+    ) -> npt.NDArray[np.int64]:
+        """getAnnIds on the columns."""
     def heap_bytes(self) -> int:
         """Bytes held by the columns and lookups."""
 

@@ -39,7 +39,6 @@ from .errors import FileError
 __all__ = ["COCO"]
 
 _KINDS = ("images", "annotations", "categories")
-_FLAGS = dict(_cocors.Index.FLAGS)
 # Records materialised per read when a whole view is iterated.
 _BATCH = 4096
 
@@ -250,7 +249,6 @@ class COCO:
 
     def __init__(self, annotation_file: Any = None) -> None:
         self._index: Any = None
-        self._cols: Optional[Dict[str, Any]] = None
         self.dataset: Any = {}
         self.anns: Any = {}
         self.cats: Any = {}
@@ -276,7 +274,6 @@ class COCO:
             raise FileNotFoundError(2, "No such file or directory", path)
         index = _cocors.Index(path)
         self._index = index
-        self._cols = None
         self.dataset = _DatasetView(index)
         self.anns = _RecordMap(index, "annotations")
         self.imgs = _RecordMap(index, "images")
@@ -298,7 +295,6 @@ class COCO:
             return {"path": self._index.path}
         state = dict(self.__dict__)
         state["_index"] = None
-        state["_cols"] = None
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -321,7 +317,6 @@ class COCO:
             print("index created!")
             return
         self._index = None
-        self._cols = None
         dataset = self.dataset
         anns: Dict[Any, Any] = {}
         cats: Dict[Any, Any] = {}
@@ -342,19 +337,18 @@ class COCO:
             for ann in dataset["annotations"]:
                 catToImgs[ann["category_id"]].append(ann["image_id"])
         print("index created!")
+        for kind, table in (("images", imgs), ("annotations", anns), ("categories", cats)):
+            if kind in dataset and len(table) < len(dataset[kind]):
+                warnings.warn(
+                    f"some {kind} ids occur more than once; as in pycocotools, the last record "
+                    "with an id is the one found by that id",
+                    stacklevel=2,
+                )
         self.anns = anns
         self.imgToAnns = imgToAnns
         self.catToImgs = catToImgs
         self.imgs = imgs
         self.cats = cats
-
-    def _columns(self) -> Dict[str, Any]:
-        """The annotation columns of a file (fetched once)."""
-        if self._cols is None:
-            cols = self._index.annotation_columns()
-            cols["id"] = self._index.ids("annotations")
-            self._cols = cols
-        return self._cols
 
     def info(self) -> None:
         """Print ``dataset['info']``, one ``key: value`` line each."""
@@ -371,36 +365,23 @@ class COCO:
         catIds = catIds if _isArrayLike(catIds) else [catIds]
         if not self._file_backed():
             return self._get_ann_ids_dicts(imgIds, catIds, areaRng, iscrowd)
-        cols = self._columns()
-        flags = cols["flags"]
-        rows: Any = None  # all annotations, in file order
+        if len(imgIds) == 0 and "annotations" not in self.dataset:
+            raise KeyError("annotations")  # pycocotools reads dataset['annotations'] here
+        rows = categories = area = crowd = None
         if not len(imgIds) == len(catIds) == len(areaRng) == 0:
             if len(imgIds) != 0:
                 keys = [_id_key(i) for i in imgIds]
                 parts = [self._index.image_rows(k) for k in keys if _in_i64(k)]
-                rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+                rows = np.concatenate(parts).tolist() if parts else []
             if len(catIds) != 0:
-                wanted = [k for k in (_id_key(c) for c in catIds) if _in_i64(k)]
-                cat = cols["category_id"] if rows is None else cols["category_id"][rows]
-                keep = np.isin(cat, np.array(wanted, dtype=np.int64))
-                rows = np.flatnonzero(keep) if rows is None else rows[keep]
+                categories = [k for k in (_id_key(c) for c in catIds) if _in_i64(k)]
             if len(areaRng) != 0:
-                rows = np.arange(len(flags)) if rows is None else rows
-                if not np.all(flags[rows] & _FLAGS["HAS_AREA"]):
-                    raise KeyError("area")
-                area = cols["area"][rows]
-                rows = rows[(area > areaRng[0]) & (area < areaRng[1])]
+                # `area > lo and area < hi`: hi is read only once some area passes lo.
+                area = (float(areaRng[0]), float(areaRng[1]) if len(areaRng) > 1 else None)
         if iscrowd is not None:
-            rows = np.arange(len(flags)) if rows is None else rows
-            f = flags[rows]
-            if not np.all(f & _FLAGS["HAS_ISCROWD"]):
-                raise KeyError("iscrowd")
             # ann['iscrowd'] == iscrowd, for the two values a crowd flag can hold.
-            match_one, match_zero = bool(1 == iscrowd), bool(0 == iscrowd)
-            crowd = (f & _FLAGS["ISCROWD"]) != 0
-            rows = rows[np.where(crowd, match_one, match_zero)]
-        ids = cols["id"] if rows is None else cols["id"][rows]
-        return ids.tolist()
+            crowd = (bool(1 == iscrowd), bool(0 == iscrowd))
+        return self._index.select_annotations(rows, categories, area, crowd).tolist()
 
     def _get_ann_ids_dicts(self, imgIds: Any, catIds: Any, areaRng: Any, iscrowd: Any) -> List[Any]:
         if len(imgIds) == len(catIds) == len(areaRng) == 0:

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cocors_core::index::{flag, Index, Kind};
+use cocors_core::index::{flag, AnnFilter, Index, Kind, SelectError};
 use cocors_core::rle::{batch, Rle};
 use numpy::{
     PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
@@ -242,6 +242,35 @@ impl PyIndex {
         }
         debug_assert!(out.is_fortran_contiguous());
         Ok(out)
+    }
+
+    /// `getAnnIds` on the columns: ids of the annotations of `rows` (or all), of a category in
+    /// `categories`, with `lo < area < hi`, whose crowd flag matches `crowd`
+    /// (wanted when crowd, wanted when not). `KeyError` / `IndexError` where pycocotools raises.
+    #[pyo3(signature = (rows=None, categories=None, area=None, crowd=None))]
+    fn select_annotations<'py>(
+        &self,
+        py: Python<'py>,
+        rows: Option<Vec<usize>>,
+        categories: Option<Vec<i64>>,
+        area: Option<(f64, Option<f64>)>,
+        crowd: Option<(bool, bool)>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let filter = AnnFilter {
+            rows: rows.as_deref(),
+            categories: categories.as_deref(),
+            area,
+            crowd,
+        };
+        match py.detach(|| self.inner.select_annotations(&filter)) {
+            Ok(ids) => Ok(i64_array(py, ids)),
+            Err(SelectError::MissingField(name)) => {
+                Err(pyo3::exceptions::PyKeyError::new_err(name))
+            }
+            Err(SelectError::NoUpperBound) => Err(pyo3::exceptions::PyIndexError::new_err(
+                "list index out of range",
+            )),
+        }
     }
 
     /// Bytes held by the index's columns and lookups.

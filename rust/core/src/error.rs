@@ -42,7 +42,7 @@ pub enum Error {
 
     /// Malformed JSON: where (byte offset, and line:column once the file is known) and what
     /// was expected there.
-    #[error("{}invalid JSON at byte {offset}{}: expected {expected}", in_file(path), line_col(*line, *column))]
+    #[error("{}invalid JSON at byte {offset}: expected {expected}", located(path, *line, *column))]
     Parse {
         path: String,
         offset: u64,
@@ -115,11 +115,13 @@ fn in_file(path: &str) -> String {
     }
 }
 
-fn line_col(line: u64, column: u64) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(" (line {line}, column {column})")
+/// `path:line:column: ` as compilers write it (what is known of it).
+fn located(path: &str, line: u64, column: u64) -> String {
+    match (path.is_empty(), line) {
+        (true, 0) => String::new(),
+        (true, _) => format!("{line}:{column}: "),
+        (false, 0) => format!("{path}: "),
+        (false, _) => format!("{path}:{line}:{column}: "),
     }
 }
 

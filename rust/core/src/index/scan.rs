@@ -140,12 +140,42 @@ struct Fields {
     iscrowd: Option<(bool, bool)>,
     width: Option<i64>,
     height: Option<i64>,
-    problem: Option<Problem>,
+    /// Fields whose (last) value is wrong; a later valid value of the same key clears it, as
+    /// the last value of a repeated key is the one Python keeps.
+    problems: Vec<Problem>,
 }
 
 impl Fields {
     fn note(&mut self, field: &'static str, expected: &'static str) {
-        self.problem.get_or_insert(Problem { field, expected });
+        self.problems.retain(|p| p.field != field);
+        self.problems.push(Problem { field, expected });
+    }
+
+    fn fine(&mut self, field: &'static str) {
+        self.problems.retain(|p| p.field != field);
+    }
+
+    fn has_problem(&self, field: &str) -> bool {
+        self.problems.iter().any(|p| p.field == field)
+    }
+}
+
+/// Schema problems waiting for the document to prove valid JSON: one for the document itself
+/// and one per record array (a repeated array replaces the earlier one and its problems).
+#[derive(Debug, Default)]
+struct Problems {
+    document: Option<Error>,
+    arrays: [Option<Error>; 3],
+}
+
+impl Problems {
+    fn of(&mut self, kind: Kind) -> &mut Option<Error> {
+        &mut self.arrays[kind as usize]
+    }
+
+    fn first(self) -> Option<Error> {
+        let [a, b, c] = self.arrays;
+        self.document.or(a).or(b).or(c)
     }
 }
 
@@ -249,6 +279,30 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<[f64; 4]>> {
     Ok((ok && n == 4).then_some(out))
 }
 
+/// A field's value, or None with its problem noted.
+fn take<T>(
+    f: &mut Fields,
+    field: &'static str,
+    v: std::result::Result<T, &'static str>,
+) -> Option<T> {
+    match v {
+        Ok(v) => {
+            f.fine(field);
+            Some(v)
+        }
+        Err(expected) => {
+            f.note(field, expected);
+            None
+        }
+    }
+}
+
+fn dimension(v: std::result::Result<i64, &'static str>) -> std::result::Result<i64, &'static str> {
+    v.ok()
+        .filter(|d| (0..=i64::from(u32::MAX)).contains(d))
+        .ok_or("a non-negative integer below 2^32")
+}
+
 /// Reads one record (an object) of `kind`, keeping the fields the index needs and validating
 /// the rest. A non-object is skipped and reported.
 fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
@@ -272,39 +326,41 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
         }
         let (key, _) = lx.string()?;
         lx.expect(b':', "':' after a key")?;
+        // Each known field takes its value, or notes what is wrong with it (the last value of
+        // a repeated key decides either way).
         match (kind, &*key) {
-            (_, b"id") => match int_field(lx)? {
-                Ok(v) => f.id = Some(v),
-                Err(e) => f.note("id", e),
-            },
-            (Kind::Annotations, b"image_id") => match int_field(lx)? {
-                Ok(v) => f.image_id = Some(v),
-                Err(e) => f.note("image_id", e),
-            },
-            (Kind::Annotations, b"category_id") => match int_field(lx)? {
-                Ok(v) => f.category_id = Some(v),
-                Err(e) => f.note("category_id", e),
-            },
-            (Kind::Annotations, b"area") => match number_field(lx)? {
-                Some(v) => f.area = Some(v),
-                None => f.note("area", "a number"),
-            },
-            (Kind::Annotations, b"bbox") => match bbox_field(lx)? {
-                Some(v) => f.bbox = Some(v),
-                None => f.note("bbox", "a list of 4 numbers [x, y, width, height]"),
-            },
-            (Kind::Annotations, b"iscrowd") => match crowd_field(lx)? {
-                Some(v) => f.iscrowd = Some(v),
-                None => f.note("iscrowd", "0, 1, true or false"),
-            },
-            (Kind::Images, b"width") => match int_field(lx)? {
-                Ok(v) if (0..=u32::MAX as i64).contains(&v) => f.width = Some(v),
-                _ => f.note("width", "a non-negative integer below 2^32"),
-            },
-            (Kind::Images, b"height") => match int_field(lx)? {
-                Ok(v) if (0..=u32::MAX as i64).contains(&v) => f.height = Some(v),
-                _ => f.note("height", "a non-negative integer below 2^32"),
-            },
+            (_, b"id") => {
+                let v = int_field(lx)?;
+                f.id = take(&mut f, "id", v);
+            }
+            (Kind::Annotations, b"image_id") => {
+                let v = int_field(lx)?;
+                f.image_id = take(&mut f, "image_id", v);
+            }
+            (Kind::Annotations, b"category_id") => {
+                let v = int_field(lx)?;
+                f.category_id = take(&mut f, "category_id", v);
+            }
+            (Kind::Annotations, b"area") => {
+                let v = number_field(lx)?.ok_or("a number");
+                f.area = take(&mut f, "area", v);
+            }
+            (Kind::Annotations, b"bbox") => {
+                let v = bbox_field(lx)?.ok_or("a list of 4 numbers [x, y, width, height]");
+                f.bbox = take(&mut f, "bbox", v);
+            }
+            (Kind::Annotations, b"iscrowd") => {
+                let v = crowd_field(lx)?.ok_or("0, 1, true or false");
+                f.iscrowd = take(&mut f, "iscrowd", v);
+            }
+            (Kind::Images, b"width") => {
+                let v = dimension(int_field(lx)?);
+                f.width = take(&mut f, "width", v);
+            }
+            (Kind::Images, b"height") => {
+                let v = dimension(int_field(lx)?);
+                f.height = take(&mut f, "height", v);
+            }
             _ => lx.skip_value(1)?,
         }
         match lx.peek("',' or '}'")? {
@@ -378,7 +434,7 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
         chunk: chunk.max(64),
     };
     let mut out = Scanned::default();
-    let mut problem: Option<Error> = None;
+    let mut problems = Problems::default();
     let mut state = State::Start;
     // Records found in the window, not parsed yet: (start, end) positions in the window.
     let mut pending: Vec<(usize, usize)> = Vec::new();
@@ -390,7 +446,7 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
             state,
             &mut out,
             win.base,
-            &mut problem,
+            &mut problems,
             &mut pending,
         );
         let in_records = matches!(
@@ -409,7 +465,7 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
                 kind,
                 &mut pending,
                 &mut out,
-                &mut problem,
+                &mut problems,
             )?;
         }
         match stepped {
@@ -422,7 +478,7 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
         }
     }
     out.len = win.base + win.pos as u64;
-    if let Some(p) = problem {
+    if let Some(p) = problems.first() {
         return Err(p);
     }
     Ok(out)
@@ -445,7 +501,7 @@ fn flush(
     kind: Kind,
     pending: &mut Vec<(usize, usize)>,
     out: &mut Scanned,
-    problem: &mut Option<Error>,
+    problems: &mut Problems,
 ) -> Result<()> {
     let parse_one = |&(start, end): &(usize, usize)| -> Step<Fields> {
         let mut lx = Lexer::new(&buf[..end], start, true);
@@ -467,7 +523,7 @@ fn flush(
     let recs = out.records_mut(kind);
     for (&(start, _), fields) in pending.iter().zip(parsed) {
         match fields {
-            Ok(f) => push_record(recs, kind, base + start as u64, f, problem),
+            Ok(f) => push_record(recs, kind, base + start as u64, f, problems.of(kind)),
             Err(Stop::Bad { pos, expected }) => return Err(parse_error(base, pos, expected)),
             Err(Stop::More) => return Err(parse_error(base, start, "a complete record")),
         }
@@ -554,7 +610,7 @@ fn step(
     state: State,
     out: &mut Scanned,
     base: u64,
-    problem: &mut Option<Error>,
+    problems: &mut Problems,
     pending: &mut Vec<(usize, usize)>,
 ) -> Step<State> {
     let at = |lx: &Lexer<'_>| base + lx.pos as u64;
@@ -562,7 +618,7 @@ fn step(
         State::Start => {
             if lx.peek("a JSON value")? != b'{' {
                 // pycocotools asserts that the document is a dict; say so at once.
-                *problem = Some(Error::Schema {
+                problems.document = Some(Error::Schema {
                     path: String::new(),
                     record: "the document".into(),
                     field: String::new(),
@@ -579,7 +635,7 @@ fn step(
                 lx.pos += 1;
                 return Ok(State::End);
             }
-            step(lx, State::Key, out, base, problem, pending)
+            step(lx, State::Key, out, base, problems, pending)
         }
         State::Key => {
             if lx.peek("a key (a string)")? != b'"' {
@@ -614,14 +670,16 @@ fn step(
             if lx.peek("a value")? == b'[' {
                 lx.pos += 1;
                 if let Some(kind) = kind {
-                    // A repeated array replaces the earlier one.
+                    // A repeated array replaces the earlier one, problems included.
                     *out.records_mut(kind) = Records::default();
+                    *problems.of(kind) = None;
                 }
                 return Ok(State::ArrayFirst(entry, kind));
             }
             lx.skip_value(1)?;
             if let Some(kind) = kind {
-                problem.get_or_insert(Error::Schema {
+                *out.records_mut(kind) = Records::default();
+                *problems.of(kind) = Some(Error::Schema {
                     path: String::new(),
                     record: format!("'{}'", kind.key()),
                     field: String::new(),
@@ -652,7 +710,7 @@ fn step(
                     (b'{', None) if !lx.eof => return Err(Stop::More),
                     _ => {
                         let f = record(lx, kind)?;
-                        push_record(out.records_mut(kind), kind, start, f, problem);
+                        push_record(out.records_mut(kind), kind, start, f, problems.of(kind));
                     }
                 },
             }
@@ -729,13 +787,13 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
             expected: expected.into(),
         });
     };
-    if let Some(p) = f.problem {
+    if let Some(p) = f.problems.first() {
         note(p.field, p.expected);
     }
-    if f.id.is_none() && f.problem.is_none() {
+    if f.id.is_none() && !f.has_problem("id") {
         note("id", "an 'id' field (an integer)");
     }
-    if kind == Kind::Annotations && f.image_id.is_none() && f.problem.is_none() {
+    if kind == Kind::Annotations && f.image_id.is_none() && !f.has_problem("image_id") {
         note("image_id", "an 'image_id' field (an integer)");
     }
     recs.offsets.push(start);
