@@ -6,10 +6,12 @@
 //! asks for more bytes; the window then keeps the unfinished step's bytes, reads the next chunk
 //! and retries it. A window therefore holds one chunk plus at most one record.
 //!
-//! Records are validated and their columns extracted in parallel: the sequential pass only
-//! finds where each record ends (quotes and brackets, eight bytes at a time) and checks the
-//! separators between records; the records found in the window are then parsed on the pool,
-//! and their columns appended in file order before the window moves on.
+//! Records are parsed in parallel without a sequential pre-pass: the window's run of records is
+//! cut into one segment per thread at guessed record boundaries (`}`, `,`, `{`), each segment is
+//! parsed as a run of records, and a guess is confirmed only if the segment before it, parsed
+//! from a known record start, ends exactly there. A wrong guess (the bytes were inside a
+//! record) just discards the later segments' work; the result never depends on the guesses or
+//! on the thread count.
 //!
 //! Schema problems (a string id, a bbox of 3 numbers) are remembered and reported only once the
 //! whole document has proved to be valid JSON, since pycocotools' `json.load` would fail first
@@ -436,38 +438,10 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
     let mut out = Scanned::default();
     let mut problems = Problems::default();
     let mut state = State::Start;
-    // Records found in the window, not parsed yet: (start, end) positions in the window.
-    let mut pending: Vec<(usize, usize)> = Vec::new();
     win.refill().map_err(io_error)?;
     while state != State::Done {
         let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
-        let stepped = step(
-            &mut lx,
-            state,
-            &mut out,
-            win.base,
-            &mut problems,
-            &mut pending,
-        );
-        let in_records = matches!(
-            (&stepped, state),
-            (Ok(State::Element(..) | State::AfterElement(..)), _)
-        );
-        if !pending.is_empty() && !in_records {
-            // Leaving the array, moving the window or failing: the pending records go first.
-            let kind = match state {
-                State::Element(_, Some(k)) | State::AfterElement(_, Some(k)) => k,
-                _ => Kind::Annotations,
-            };
-            flush(
-                &win.buf,
-                win.base,
-                kind,
-                &mut pending,
-                &mut out,
-                &mut problems,
-            )?;
-        }
+        let stepped = step(&mut lx, state, &mut out, win.base, &mut problems);
         match stepped {
             Ok(next) => {
                 win.pos = lx.pos;
@@ -494,107 +468,190 @@ fn parse_error(base: u64, pos: usize, expected: &'static str) -> Error {
     }
 }
 
-/// Parses the pending records of the window on the pool and appends their columns in order.
-fn flush(
-    buf: &[u8],
-    base: u64,
-    kind: Kind,
-    pending: &mut Vec<(usize, usize)>,
-    out: &mut Scanned,
-    problems: &mut Problems,
-) -> Result<()> {
-    let parse_one = |&(start, end): &(usize, usize)| -> Step<Fields> {
-        let mut lx = Lexer::new(&buf[..end], start, true);
-        let f = record(&mut lx, kind)?;
-        if lx.pos != end {
-            return Err(Stop::Bad {
-                pos: lx.pos,
-                expected: "',' or '}'",
-            });
-        }
-        Ok(f)
-    };
-    let bytes = pending.last().map_or(0, |p| p.1) - pending.first().map_or(0, |p| p.0);
-    let parsed: Vec<Step<Fields>> = if parallel::worth_parallel(pending.len(), bytes) {
-        parallel::install(|| pending.par_iter().map(parse_one).collect())
-    } else {
-        pending.iter().map(parse_one).collect()
-    };
-    let recs = out.records_mut(kind);
-    for (&(start, _), fields) in pending.iter().zip(parsed) {
-        match fields {
-            Ok(f) => push_record(recs, kind, base + start as u64, f, problems.of(kind)),
-            Err(Stop::Bad { pos, expected }) => return Err(parse_error(base, pos, expected)),
-            Err(Stop::More) => return Err(parse_error(base, start, "a complete record")),
-        }
-    }
-    pending.clear();
-    Ok(())
+/// How a run of records ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RunEnd {
+    /// The array closes after the last record (`]` next).
+    Close,
+    /// The window ended; the next record starts at `resume`.
+    More,
+    /// The window ended after a record, before its separator (at `resume`).
+    MoreSeparator,
+    /// Malformed JSON.
+    Bad(Stop),
 }
 
-/// Bytes of eight copies of `b`.
-const fn splat(b: u8) -> u64 {
-    0x0101_0101_0101_0101 * b as u64
+/// Records parsed from one stretch of the window.
+struct Run {
+    records: Vec<(usize, Fields)>,
+    /// After the last record (before its separator) when `Close`; where the next record starts
+    /// when `More`.
+    resume: usize,
+    end: RunEnd,
 }
 
-/// Whether some byte of `w` is zero.
-fn has_zero(w: u64) -> bool {
-    w.wrapping_sub(splat(1)) & !w & splat(0x80) != 0
-}
-
-/// Whether some byte of `w` is a quote or a bracket (`[` and `{` differ only in bit 0x20, as
-/// do `]` and `}`).
-fn has_structure(w: u64) -> bool {
-    let folded = w | splat(0x20);
-    has_zero(w ^ splat(b'"')) || has_zero(folded ^ splat(b'{')) || has_zero(folded ^ splat(b'}'))
-}
-
-/// Where the value opening at `start` (a `{` or `[`) ends, going by quotes and brackets only
-/// (the parser checks everything else), or None if it does not end inside `buf`.
-fn structure_end(buf: &[u8], start: usize) -> Option<usize> {
-    let mut depth = 0usize;
+/// Parses records of `kind` starting at `start` (where a record begins), each followed by `,`
+/// or the closing `]`, until the array closes, the window ends or the input is malformed.
+fn parse_run(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
+    let mut records = Vec::new();
     let mut p = start;
     loop {
-        while let Some(chunk) = buf.get(p..p + 8) {
-            let w = u64::from_le_bytes([
-                chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
-            ]);
-            if has_structure(w) {
-                break;
-            }
-            p += 8;
-        }
-        match *buf.get(p)? {
-            b'"' => {
-                p += 1;
-                // Keys and short strings end within a few bytes: look there first.
-                let quick_end = (p + 16).min(buf.len());
-                while p < quick_end && buf[p] != b'"' && buf[p] != b'\\' {
-                    p += 1;
+        let mut lx = Lexer::new(buf, p, eof);
+        let f = match record(&mut lx, kind) {
+            Ok(f) => f,
+            Err(Stop::More) => {
+                return Run {
+                    records,
+                    resume: p,
+                    end: RunEnd::More,
                 }
-                loop {
-                    p += memchr::memchr2(b'"', b'\\', buf.get(p..)?)?;
-                    if buf[p] == b'"' {
-                        p += 1;
-                        break;
+            }
+            Err(bad) => {
+                return Run {
+                    records,
+                    resume: p,
+                    end: RunEnd::Bad(bad),
+                }
+            }
+        };
+        records.push((first_non_ws(buf, p), f));
+        let after = lx.pos;
+        match lx.peek("',' or ']'") {
+            Ok(b',') => {
+                lx.pos += 1;
+                match lx.peek("a value") {
+                    Ok(_) => p = lx.pos,
+                    Err(Stop::More) => {
+                        return Run {
+                            records,
+                            resume: lx.pos,
+                            end: RunEnd::More,
+                        }
                     }
-                    p += 2;
+                    Err(bad) => {
+                        return Run {
+                            records,
+                            resume: lx.pos,
+                            end: RunEnd::Bad(bad),
+                        }
+                    }
                 }
             }
-            b'{' | b'[' => {
-                depth += 1;
-                p += 1;
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                p += 1;
-                if depth == 0 {
-                    return Some(p);
+            Ok(b']') => {
+                return Run {
+                    records,
+                    resume: after,
+                    end: RunEnd::Close,
                 }
             }
-            _ => p += 1,
+            Ok(_) => {
+                let bad = Stop::Bad {
+                    pos: lx.pos,
+                    expected: "',' or ']'",
+                };
+                return Run {
+                    records,
+                    resume: after,
+                    end: RunEnd::Bad(bad),
+                };
+            }
+            Err(Stop::More) => {
+                // The separator is past the window: the record is complete, its follower is
+                // not known yet; resume at the separator (the step keeps this record).
+                return Run {
+                    records,
+                    resume: after,
+                    end: RunEnd::MoreSeparator,
+                };
+            }
+            Err(bad) => {
+                return Run {
+                    records,
+                    resume: after,
+                    end: RunEnd::Bad(bad),
+                }
+            }
         }
     }
+}
+
+fn first_non_ws(buf: &[u8], p: usize) -> usize {
+    p + buf[p..]
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(buf.len() - p)
+}
+
+/// A guessed record start at or after `from`: a `{` that follows `}` and `,` (with whitespace
+/// around). Only a guess: it may lie inside a record.
+fn guess_record_start(buf: &[u8], from: usize) -> Option<usize> {
+    let mut p = from;
+    loop {
+        p += memchr::memchr(b',', buf.get(p..)?)?;
+        let before = buf[..p]
+            .iter()
+            .rev()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        let after = buf[p + 1..]
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if let (Some(b'}'), Some(k)) = (before, after) {
+            if buf[p + 1 + k] == b'{' {
+                return Some(p + 1 + k);
+            }
+        }
+        p += 1;
+    }
+}
+
+/// Parses the records of the window from `start` on the pool: one segment per thread, each
+/// confirmed by the segment before it ending exactly where it starts; returns the records in
+/// file order as one run.
+fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
+    let threads = parallel::num_threads();
+    let len = buf.len().saturating_sub(start);
+    if threads < 2 || !parallel::worth_parallel(threads, len) {
+        return parse_run(buf, start, eof, kind);
+    }
+    let mut starts = vec![start];
+    for i in 1..threads {
+        let from = start + len * i / threads;
+        match guess_record_start(buf, from.max(starts[starts.len() - 1] + 1)) {
+            Some(s) => starts.push(s),
+            None => break,
+        }
+    }
+    // Segment i ends where segment i+1 starts (it sees the window up to there, as if the
+    // window ended: a confirmed boundary is a clean `More` at exactly that position).
+    let segments: Vec<(usize, usize, bool)> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| match starts.get(i + 1) {
+            Some(&next) => (s, next, false),
+            None => (s, buf.len(), eof),
+        })
+        .collect();
+    let runs: Vec<Run> = parallel::install(|| {
+        segments
+            .par_iter()
+            .map(|&(s, e, seg_eof)| parse_run(&buf[..e], s, seg_eof, kind))
+            .collect()
+    });
+    let mut merged: Option<Run> = None;
+    for (run, &(s, _, _)) in runs.into_iter().zip(&segments) {
+        match merged.as_mut() {
+            None => merged = Some(run),
+            Some(m) if m.end == RunEnd::More && m.resume == s => {
+                m.records.extend(run.records);
+                m.resume = run.resume;
+                m.end = run.end;
+            }
+            // The guess was wrong: what was confirmed so far stands; the step goes on from
+            // there (the rest is parsed again in the next step).
+            Some(_) => break,
+        }
+    }
+    merged.unwrap_or_else(|| parse_run(buf, start, eof, kind))
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -611,7 +668,6 @@ fn step(
     out: &mut Scanned,
     base: u64,
     problems: &mut Problems,
-    pending: &mut Vec<(usize, usize)>,
 ) -> Step<State> {
     let at = |lx: &Lexer<'_>| base + lx.pos as u64;
     match state {
@@ -635,7 +691,7 @@ fn step(
                 lx.pos += 1;
                 return Ok(State::End);
             }
-            step(lx, State::Key, out, base, problems, pending)
+            step(lx, State::Key, out, base, problems)
         }
         State::Key => {
             if lx.peek("a key (a string)")? != b'"' {
@@ -696,25 +752,32 @@ fn step(
             }
             Ok(State::Element(entry, kind))
         }
-        State::Element(entry, kind) => {
-            let first = lx.peek("a value")?;
-            let start = at(lx);
-            match kind {
-                None => lx.skip_value(1)?,
-                Some(kind) => match (first, structure_end(lx.buf, lx.pos)) {
-                    // A complete object in the window: parsed later, in parallel.
-                    (b'{', Some(end)) => {
-                        pending.push((lx.pos, end));
-                        lx.pos = end;
-                    }
-                    (b'{', None) if !lx.eof => return Err(Stop::More),
-                    _ => {
-                        let f = record(lx, kind)?;
-                        push_record(out.records_mut(kind), kind, start, f, problems.of(kind));
-                    }
-                },
+        State::Element(entry, None) => {
+            lx.skip_value(1)?;
+            Ok(State::AfterElement(entry, None))
+        }
+        State::Element(entry, Some(kind)) => {
+            lx.peek("a value")?;
+            // As many records as the window holds, in one step.
+            let run = parse_runs(lx.buf, lx.pos, lx.eof, kind);
+            if run.records.is_empty() {
+                return Err(match run.end {
+                    RunEnd::Bad(stop) => stop,
+                    RunEnd::Close | RunEnd::More | RunEnd::MoreSeparator => Stop::More,
+                });
             }
-            Ok(State::AfterElement(entry, kind))
+            let recs = out.records_mut(kind);
+            for (start, f) in run.records {
+                push_record(recs, kind, base + start as u64, f, problems.of(kind));
+            }
+            lx.pos = run.resume;
+            match run.end {
+                RunEnd::Close => Ok(State::AfterElement(entry, Some(kind))),
+                // `resume` is the next record's start, or the separator if it was cut off.
+                RunEnd::More => Ok(State::Element(entry, Some(kind))),
+                RunEnd::MoreSeparator => Ok(State::AfterElement(entry, Some(kind))),
+                RunEnd::Bad(stop) => Err(stop),
+            }
         }
         State::AfterElement(entry, kind) => match lx.peek("',' or ']'")? {
             b',' => {
@@ -932,6 +995,60 @@ mod tests {
             scan_all(r#"{"images": 3}"#, 64),
             Err(Error::Schema { .. })
         ));
+    }
+
+    #[test]
+    fn speculative_segments_give_the_sequential_result() {
+        // Records with `},{` inside strings and nested lists of objects, so that many guessed
+        // boundaries are wrong.
+        let mut doc = String::from("{\"annotations\": [");
+        for i in 0..3000 {
+            if i > 0 {
+                doc.push_str(if i % 7 == 0 { " ,\n " } else { "," });
+            }
+            let extra = match i % 3 {
+                0 => r#""s": "},{\"},{", "#.to_owned(),
+                1 => r#""x": [{"a": 1},{"b": [{"c": 2} , {"d": "}"}]}], "#.to_owned(),
+                _ => String::new(),
+            };
+            doc.push_str(&format!(
+                r#"{{{extra}"id": {}, "image_id": {}, "area": {}.5, "bbox": [1, 2, 3, {i}], "segmentation": [[1.25, 2, 3, 4, 5, 6]]}}"#,
+                3000 - i,
+                i % 11,
+                i
+            ));
+        }
+        doc.push_str("]}");
+        let results: Vec<Scanned> = [(1, 1 << 20), (4, 1 << 20), (2, 4096), (3, 777)]
+            .iter()
+            .map(|&(threads, chunk)| {
+                crate::parallel::set_num_threads(threads);
+                scan_all(&doc, chunk).unwrap()
+            })
+            .collect();
+        crate::parallel::set_num_threads(0);
+        let a = &results[0].annotations;
+        assert_eq!(a.offsets.len(), 3000);
+        for other in &results[1..] {
+            let b = &other.annotations;
+            assert_eq!(a.offsets, b.offsets);
+            assert_eq!(a.id.to_vec(), b.id.to_vec());
+            assert_eq!(a.image_id.to_vec(), b.image_id.to_vec());
+            assert_eq!(a.area, b.area);
+            assert_eq!(a.bbox, b.bbox);
+            assert_eq!(a.end, b.end);
+        }
+        // And a malformed record far into the file is found wherever the segments fall.
+        let bad = doc.replacen(r#""area": 2000.5"#, r#""area": 2000.5.5"#, 1);
+        let offset = bad.find("2000.5.5").unwrap() as u64 + 6;
+        for threads in [1, 2, 4] {
+            crate::parallel::set_num_threads(threads);
+            match scan_all(&bad, 1 << 16) {
+                Err(Error::Parse { offset: o, .. }) => assert_eq!(o, offset),
+                other => panic!("{other:?}"),
+            }
+        }
+        crate::parallel::set_num_threads(0);
     }
 
     #[test]
