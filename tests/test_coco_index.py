@@ -38,7 +38,7 @@ def test_parse_error_names_file_offset_line_column(tmp_path):
     with pytest.raises(cocors.ParseError) as e:
         quiet(COCO, p)
     msg = str(e.value)
-    assert str(p) in msg and "byte 24" in msg and "line 2, column 12" in msg and "key" in msg
+    assert msg.startswith(f"{p}:2:12: invalid JSON at byte 24") and "key" in msg
     assert isinstance(e.value, ValueError)
     # pycocotools' json.load fails on the same text.
     with pytest.raises(json.JSONDecodeError):
