@@ -20,7 +20,7 @@ import math
 import os
 import types
 import warnings
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -75,6 +75,12 @@ class SelfCheckCOCO(PyCOCO):
         self.dataset = dataset
         self.createIndex()
 
+    def loadRes(self, resFile: Any) -> "SelfCheckCOCO":
+        res = super().loadRes(resFile)
+        out = SelfCheckCOCO()
+        out.__dict__.update(res.__dict__)
+        return out
+
     def image_targets(self, img_id: Any) -> Dict[str, np.ndarray]:
         return expected_image_targets(self, img_id)
 
@@ -116,7 +122,14 @@ def quiet():
 
 
 def py_coco(source: Any) -> PyCOCO:
+    """pycocotools' COCO of a path, or of a dict the way pycocotools users do it (its
+    constructor takes no dict): ``c = COCO(); c.dataset = d; c.createIndex()``."""
     with quiet():
+        if isinstance(source, dict):
+            c = PyCOCO()
+            c.dataset = source
+            c.createIndex()
+            return c
         return PyCOCO(source)
 
 
@@ -196,9 +209,12 @@ def schema_problems(doc: Any) -> List[str]:
                     if not (_is_int(r.get(f)) and r[f] >= 0):
                         out.append(f"{where}.{f}")
             elif kind == "annotations":
-                for f in ("image_id", "category_id"):
-                    if not _is_int(r.get(f)):
-                        out.append(f"{where}.{f}")
+                if not _is_int(r.get("image_id")):
+                    out.append(f"{where}.image_id")
+                # Captions files have no category_id (and no categories): pycocotools needs it
+                # only to build catToImgs.
+                if ("category_id" in r or "categories" in doc) and not _is_int(r.get("category_id")):
+                    out.append(f"{where}.category_id")
                 if "iscrowd" in r and not (type(r["iscrowd"]) is int and r["iscrowd"] in (0, 1)):
                     out.append(f"{where}.iscrowd")
                 if "area" in r and not _is_num(r["area"]):
@@ -406,10 +422,11 @@ def _assert_array(got: Any, want: np.ndarray, what: str) -> None:
     assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), f"{what}: values differ\n{got}\n{want}"
 
 
-def check_image_extras(ours: Any, pyc: PyCOCO, img_ids: List[Any]) -> int:
+def check_image_extras(ours: Any, pyc: PyCOCO, img_ids: List[Any]) -> Tuple[int, int]:
     """image_targets and image_masks (decoded and not) of each image agree with pycocotools'
-    imgToAnns/annToMask/annToRLE wherever those apply; returns how many images were checked."""
-    checked = 0
+    imgToAnns/annToMask/annToRLE wherever those apply; returns how many images had their
+    targets checked and how many their masks."""
+    targets = checked = 0
     for img_id in img_ids:
         anns = pyc.imgToAnns.get(img_id, [])
         if _targets_apply(anns):
@@ -418,6 +435,7 @@ def check_image_extras(ours: Any, pyc: PyCOCO, img_ids: List[Any]) -> int:
             assert isinstance(got, dict) and set(got) >= set(want), f"image_targets({img_id!r}): keys {list(got)}"
             for k, v in want.items():
                 _assert_array(got[k], v, f"image_targets({img_id!r})[{k!r}]")
+            targets += 1
         img = pyc.imgs.get(img_id)
         if img is None or not all(type(img.get(f)) is int for f in ("height", "width")):
             continue
@@ -439,7 +457,7 @@ def check_image_extras(ours: Any, pyc: PyCOCO, img_ids: List[Any]) -> int:
             assert list(g["size"]) == w["size"], f"image_masks({img_id!r}, decode=False)[{i}] size"
             assert_strict(g["counts"], w["counts"], f"image_masks({img_id!r}, decode=False)[{i}] counts")
         checked += 1
-    return checked
+    return targets, checked
 
 
 def check_ann_masks(ours: Any, pyc: PyCOCO, anns: List[Dict[str, Any]]) -> int:

@@ -308,7 +308,7 @@ pub fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny
             // Set in order: a repeated key keeps its first position and its last value.
             let dict = PyDict::new(py);
             for (k, item) in members {
-                dict.set_item(PyString::new(py, k), value_to_py(py, item)?)?;
+                dict.set_item(value_to_py(py, k)?, value_to_py(py, item)?)?;
             }
             dict.into_any()
         }

@@ -54,16 +54,21 @@ pub enum Value {
     /// Python's `surrogatepass`).
     StrSurrogates(Vec<u8>),
     Array(Vec<Value>),
-    /// Members in document order; a repeated key is kept as it comes (the consumer builds a
-    /// dict, where the last value wins at the first position, as in Python).
-    Object(Vec<(String, Value)>),
+    /// Members in document order, keys as `Str` (or `StrSurrogates`); a repeated key is kept
+    /// as it comes (the consumer builds a dict, where the last value wins at the first
+    /// position, as in Python).
+    Object(Vec<(Value, Value)>),
 }
 
 impl Value {
     /// The value of the last member named `key` (Python's dict semantics).
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|m| &m.1),
+            Value::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| matches!(k, Value::Str(k) if k == key))
+                .map(|m| &m.1),
             _ => None,
         }
     }
@@ -507,7 +512,7 @@ impl<'a> Lexer<'a> {
     pub fn value(&mut self, depth: usize) -> Step<Value> {
         enum Open {
             Array(Vec<Value>),
-            Object(Vec<(String, Value)>, String),
+            Object(Vec<(Value, Value)>, Value),
         }
         let mut stack: Vec<Open> = Vec::new();
         loop {
@@ -575,7 +580,7 @@ impl<'a> Lexer<'a> {
                         }
                     }
                     Some(Open::Object(members, key)) => {
-                        members.push((std::mem::take(key), v));
+                        members.push((std::mem::replace(key, Value::Null), v));
                         match self.peek("',' or '}'")? {
                             b',' => {
                                 self.pos += 1;
@@ -600,14 +605,14 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// A member's key as text, and its ':'.
-    fn member_key_text(&mut self) -> Step<String> {
+    /// A member's key (a string value, lone surrogates kept), and its ':'.
+    fn member_key_text(&mut self) -> Step<Value> {
         if self.peek("a key (a string)")? != b'"' {
             return self.bad(self.pos, "a key (a string)");
         }
-        let key = self.key()?;
+        let (s, surrogates) = self.string()?;
         self.expect(b':', "':' after a key")?;
-        Ok(key)
+        Ok(string_value(s, surrogates))
     }
 
     /// An object key (at `pos`, a string) as Rust text. A key with lone surrogates cannot be

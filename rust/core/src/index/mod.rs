@@ -411,21 +411,26 @@ impl Index {
             None => (0..self.annotations.len()).collect(),
         };
         if let Some(cats) = f.categories {
+            if rows.iter().any(|&r| a.flags[r] & flag::HAS_CATEGORY == 0) {
+                return Err(SelectError::MissingField("category_id"));
+            }
             let mut wanted = cats.to_vec();
             wanted.sort_unstable();
             rows.retain(|&r| wanted.binary_search(&a.category_id.get(r)).is_ok());
         }
         if let Some((lo, hi)) = f.area {
-            if rows.iter().any(|&r| a.flags[r] & flag::HAS_AREA == 0) {
-                return Err(SelectError::MissingField("area"));
-            }
-            match hi {
-                Some(hi) => rows.retain(|&r| a.area[r] > lo && a.area[r] < hi),
-                None if rows.iter().any(|&r| a.area[r] > lo) => {
-                    return Err(SelectError::NoUpperBound)
+            // pycocotools tests `area > lo and area < hi` annotation by annotation: the first
+            // that lacks an area, or passes `lo` when there is no `hi`, decides the error.
+            for &r in &rows {
+                if a.flags[r] & flag::HAS_AREA == 0 {
+                    return Err(SelectError::MissingField("area"));
                 }
-                None => rows.clear(),
+                if hi.is_none() && a.area[r] > lo {
+                    return Err(SelectError::NoUpperBound);
+                }
             }
+            let hi = hi.unwrap_or(f64::NAN);
+            rows.retain(|&r| a.area[r] > lo && a.area[r] < hi);
         }
         if let Some((when_crowd, when_not)) = f.crowd {
             if rows.iter().any(|&r| a.flags[r] & flag::HAS_ISCROWD == 0) {
