@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH="${1:-30}"
-for target in codec poly rle_ops; do
+for target in codec poly rle_ops scan; do
   echo "== fuzz $target (${SECONDS_EACH}s)"
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048
 done
