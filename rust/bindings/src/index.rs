@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use cocors_core::index::{flag, AnnFilter, Index, Kind, SelectError};
 use cocors_core::rle::{batch, Rle};
-use numpy::{
-    PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods,
-};
+use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::convert::{rle_dicts, value_to_py, without_gc};
 use crate::errors::{input_type, to_py};
+use crate::mask::masks_array;
 
 fn kind_of(py: Python<'_>, kind: &str) -> PyResult<Kind> {
     Kind::of_key(kind).ok_or_else(|| {
@@ -216,12 +215,7 @@ impl PyIndex {
         let (rles, h, w) = py
             .detach(|| self.rles_of_image(image_id))
             .map_err(|e| to_py(py, e))?;
-        let out = PyArray3::<u8>::zeros(py, [h as usize, w as usize, rles.len()], true);
-        if rles.is_empty() {
-            return Ok(out);
-        }
-        let size_mismatch = rles.iter().position(|r| (r.h, r.w) != (h, w));
-        if let Some(i) = size_mismatch {
+        if let Some(i) = rles.iter().position(|r| (r.h, r.w) != (h, w)) {
             return Err(input_type(
                 py,
                 format!(
@@ -230,18 +224,7 @@ impl PyIndex {
                 ),
             ));
         }
-        {
-            let mut rw = out
-                .try_readwrite()
-                .map_err(|e| input_type(py, format!("image_masks: {e}")))?;
-            let buf = rw
-                .as_slice_mut()
-                .map_err(|e| input_type(py, format!("image_masks: {e}")))?;
-            py.detach(|| batch::decode_into(&rles, buf, true))
-                .map_err(|e| to_py(py, e))?;
-        }
-        debug_assert!(out.is_fortran_contiguous());
-        Ok(out)
+        masks_array(py, &rles, h, w, "image_masks")
     }
 
     /// `getAnnIds` on the columns: ids of the annotations of `rows` (or all), of a category in

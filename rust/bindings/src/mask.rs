@@ -88,17 +88,31 @@ pub fn decode<'py>(
         ));
     };
     cocors_core::rle::check_size(first.h, first.w).map_err(|e| to_py(py, e))?;
-    let dims = [first.h as usize, first.w as usize, rles.len()];
-    // Zeroed (calloc'd) memory: only foreground runs are written, background pages stay untouched.
-    let out = PyArray3::<u8>::zeros(py, dims, true);
+    masks_array(py, &rles, first.h, first.w, "decode")
+}
+
+/// The `(h, w, n)` Fortran-ordered uint8 masks of `rles` (each must cover `h*w` pixels),
+/// decoded without the GIL into zeroed (calloc'd) memory: only foreground runs are written, so
+/// background pages stay untouched.
+pub fn masks_array<'py>(
+    py: Python<'py>,
+    rles: &[Rle],
+    h: u64,
+    w: u64,
+    what: &str,
+) -> PyResult<Bound<'py, PyArray3<u8>>> {
+    let out = PyArray3::<u8>::zeros(py, [h as usize, w as usize, rles.len()], true);
+    if rles.is_empty() {
+        return Ok(out);
+    }
     {
         let mut rw = out
             .try_readwrite()
-            .map_err(|e| input_type(py, format!("decode: {e}")))?;
+            .map_err(|e| input_type(py, format!("{what}: {e}")))?;
         let buf = rw
             .as_slice_mut()
-            .map_err(|e| input_type(py, format!("decode: {e}")))?;
-        py.detach(|| batch::decode_into(&rles, buf, true))
+            .map_err(|e| input_type(py, format!("{what}: {e}")))?;
+        py.detach(|| batch::decode_into(rles, buf, true))
             .map_err(|e| to_py(py, e))?;
     }
     Ok(out)
