@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import gzip
 import io
 import json
@@ -76,8 +77,19 @@ class SelfCheckCOCO(PyCOCO):
         self.createIndex()
 
     def loadRes(self, resFile: Any) -> "SelfCheckCOCO":
-        res = super().loadRes(resFile)
         out = SelfCheckCOCO()
+        if type(resFile) is list and not resFile:
+            # cocors' documented difference: an empty result set (pycocotools: IndexError).
+            out.dataset = {
+                "info": copy.deepcopy(self.dataset.get("info", {})),
+                "images": list(self.dataset["images"]),
+                "categories": copy.deepcopy(self.dataset.get("categories", [])),
+                "annotations": [],
+            }
+            with quiet():
+                out.createIndex()
+            return out
+        res = super().loadRes(resFile)
         out.__dict__.update(res.__dict__)
         return out
 
