@@ -494,83 +494,52 @@ struct Run {
 /// or the closing `]`, until the array closes, the window ends or the input is malformed.
 fn parse_run(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
     let mut records = Vec::new();
+    let (resume, end) = run_records(buf, start, eof, kind, &mut records);
+    Run {
+        records,
+        resume,
+        end,
+    }
+}
+
+/// The loop of [`parse_run`]: appends records, returns where and how the run stopped.
+fn run_records(
+    buf: &[u8],
+    start: usize,
+    eof: bool,
+    kind: Kind,
+    records: &mut Vec<(usize, Fields)>,
+) -> (usize, RunEnd) {
     let mut p = start;
     loop {
         let mut lx = Lexer::new(buf, p, eof);
-        let f = match record(&mut lx, kind) {
-            Ok(f) => f,
-            Err(Stop::More) => {
-                return Run {
-                    records,
-                    resume: p,
-                    end: RunEnd::More,
-                }
-            }
-            Err(bad) => {
-                return Run {
-                    records,
-                    resume: p,
-                    end: RunEnd::Bad(bad),
-                }
-            }
-        };
-        records.push((first_non_ws(buf, p), f));
+        match record(&mut lx, kind) {
+            Ok(f) => records.push((first_non_ws(buf, p), f)),
+            Err(Stop::More) => return (p, RunEnd::More),
+            Err(bad) => return (p, RunEnd::Bad(bad)),
+        }
         let after = lx.pos;
         match lx.peek("',' or ']'") {
             Ok(b',') => {
                 lx.pos += 1;
                 match lx.peek("a value") {
                     Ok(_) => p = lx.pos,
-                    Err(Stop::More) => {
-                        return Run {
-                            records,
-                            resume: lx.pos,
-                            end: RunEnd::More,
-                        }
-                    }
-                    Err(bad) => {
-                        return Run {
-                            records,
-                            resume: lx.pos,
-                            end: RunEnd::Bad(bad),
-                        }
-                    }
+                    Err(Stop::More) => return (lx.pos, RunEnd::More),
+                    Err(bad) => return (lx.pos, RunEnd::Bad(bad)),
                 }
             }
-            Ok(b']') => {
-                return Run {
-                    records,
-                    resume: after,
-                    end: RunEnd::Close,
-                }
-            }
+            Ok(b']') => return (after, RunEnd::Close),
             Ok(_) => {
                 let bad = Stop::Bad {
                     pos: lx.pos,
                     expected: "',' or ']'",
                 };
-                return Run {
-                    records,
-                    resume: after,
-                    end: RunEnd::Bad(bad),
-                };
+                return (after, RunEnd::Bad(bad));
             }
-            Err(Stop::More) => {
-                // The separator is past the window: the record is complete, its follower is
-                // not known yet; resume at the separator (the step keeps this record).
-                return Run {
-                    records,
-                    resume: after,
-                    end: RunEnd::MoreSeparator,
-                };
-            }
-            Err(bad) => {
-                return Run {
-                    records,
-                    resume: after,
-                    end: RunEnd::Bad(bad),
-                }
-            }
+            // The separator is past the window: the record is complete, its follower is not
+            // known yet; resume at the separator (the step keeps this record).
+            Err(Stop::More) => return (after, RunEnd::MoreSeparator),
+            Err(bad) => return (after, RunEnd::Bad(bad)),
         }
     }
 }
