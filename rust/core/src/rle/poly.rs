@@ -47,9 +47,9 @@ struct ColumnCrossings {
     h: u64,
     /// `w - 1` in pycocotools' unsigned arithmetic (so `u64::MAX` when `w == 0`).
     w_minus_1: u64,
-    h_f: f64,
     prev: Option<(i32, i32)>,
-    positions: Vec<u32>,
+    /// Kept points as (column, position `column*h + row`).
+    points: Vec<(u32, u32)>,
 }
 
 impl ColumnCrossings {
@@ -75,20 +75,35 @@ impl ColumnCrossings {
         if xd < 0 || xd as u64 > self.w_minus_1 {
             return;
         }
-        let yd = f64::from(if v < pv { v } else { pv });
-        let mut yd = (yd + 0.5) / SCALE - 0.5;
-        if yd < 0.0 {
-            yd = 0.0;
-        } else if yd > self.h_f {
-            yd = self.h_f;
-        }
-        // ceil without a libm call: yd is in [0, h] here, exactly representable as an i64.
-        let floor = yd as i64 as f64;
-        let yd = if floor < yd { floor + 1.0 } else { floor };
+        self.kept(xd, if v < pv { v } else { pv });
+    }
+
+    /// Records the kept point of column `xd` whose upsampled row is `v_min`.
+    ///
+    /// pycocotools: `yd = ceil(clamp((v_min + .5)/5 - .5, 0, h))` in doubles. `(v + .5)/5 - .5`
+    /// is `(v - 2)/5`: exact when `v = 5k + 2` (each step is then exact) and otherwise at least
+    /// 0.2 from an integer, far beyond the rounding error, so its ceil is the integer
+    /// `floor((v + 2)/5)`; ceil and a clamp to integer bounds commute.
+    fn kept(&mut self, xd: i32, v_min: i32) {
+        // floor((v + 2)/5) clamped to [0, h]: negative quotients clamp to 0 anyway.
+        let y = ((i64::from(v_min) + 2).max(0) as u64 / 5).min(self.h) as i32;
         // pycocotools: a = (uint)(x*(int)h + y) in int arithmetic.
-        let (x, y) = (xd, yd as i32);
-        let pos = x.wrapping_mul(self.h as u32 as i32).wrapping_add(y);
-        self.positions.push(pos as u32);
+        let pos = xd.wrapping_mul(self.h as u32 as i32).wrapping_add(y);
+        self.points.push((xd as u32, pos as u32));
+    }
+
+    /// The columns `n` in `[0, w-1]` whose boundary `c = 5n + 2` lies in `[lo, hi - 1]`: where
+    /// the upsampled x moves between `c` and `c + 1` on an edge spanning `[lo, hi]`, step 3 keeps
+    /// the point (see [`ColumnCrossings::cross`]).
+    fn columns(&self, lo: i32, hi: i32) -> std::ops::RangeInclusive<i32> {
+        let first = (lo + 2).div_euclid(5).max(0); // ceil((lo - 2) / 5)
+        let last = (hi - 3).div_euclid(5); // floor((hi - 1 - 2) / 5)
+        let last = if last >= 0 && last as u64 > self.w_minus_1 {
+            self.w_minus_1 as i32
+        } else {
+            last
+        };
+        first..=last
     }
 }
 
@@ -112,10 +127,9 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     let mut crossings = ColumnCrossings {
         h,
         w_minus_1: w.wrapping_sub(1),
-        h_f: h as f64,
         prev: None,
         // About one kept point per 5 upsampled columns walked: size it once, not by doubling.
-        positions: Vec::with_capacity(
+        points: Vec::with_capacity(
             up.iter()
                 .zip(up.iter().cycle().skip(1))
                 .map(|(a, b)| (a.0 - b.0).unsigned_abs() as usize)
@@ -131,38 +145,87 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     }
 
     // Step 4.
-    let mut a = crossings.positions;
+    let mut a = sorted_positions(&crossings.points, w);
     a.push((h * w) as u32);
-    // Boundary order leaves the positions in a few long monotone runs, which the stable
-    // (run-detecting) sort merges in near-linear time; equal u32s make the order immaterial.
-    a.sort();
     let mut prev = 0u32;
     for v in a.iter_mut() {
         let t = *v;
         *v = v.wrapping_sub(prev);
         prev = t;
     }
-    let mut counts: Vec<u32> = Vec::with_capacity(a.len());
+    // Fold each zero difference and the value after it into the previous run, in place (the
+    // write index never passes the read index).
+    let mut m = 0;
     let mut j = 0;
-    if let Some(&first) = a.first() {
-        counts.push(first);
-        j = 1;
-    }
     while j < a.len() {
-        if a[j] > 0 {
-            counts.push(a[j]);
+        if m == 0 || a[j] > 0 {
+            a[m] = a[j];
+            m += 1;
             j += 1;
         } else {
             j += 1;
             if j < a.len() {
-                if let Some(last) = counts.last_mut() {
-                    *last = last.wrapping_add(a[j]);
-                }
+                a[m - 1] = a[m - 1].wrapping_add(a[j]);
                 j += 1;
             }
         }
     }
+    a.truncate(m);
+    let counts = a;
     Ok(Rle { h, w, counts })
+}
+
+/// The positions of the kept points in increasing order (pycocotools qsorts them; equal u32s
+/// make the order of ties immaterial).
+///
+/// A polygon's points spread over a few hundred columns, about two per column, so a counting
+/// sort by column followed by an insertion sort inside each column beats a comparison sort.
+/// This is a sort of the positions because `position = column*h + row` with `row <= h` and
+/// `w*h < 2^32` (check_size): columns order positions, ties (`row == h` against the next
+/// column's row 0) are equal values.
+fn sorted_positions(points: &[(u32, u32)], w: u64) -> Vec<u32> {
+    let (lo, hi) = points
+        .iter()
+        .fold((u32::MAX, 0), |(lo, hi), &(c, _)| (lo.min(c), hi.max(c)));
+    let span = hi.wrapping_sub(lo) as usize + 1;
+    let mut out: Vec<u32> = Vec::with_capacity(points.len() + 1);
+    if points.len() < 16 || w == 0 || span > 4 * points.len() {
+        out.extend(points.iter().map(|&(_, p)| p));
+        out.sort_unstable();
+        return out;
+    }
+    let mut starts = vec![0usize; span + 1];
+    for &(c, _) in points {
+        starts[(c - lo) as usize + 1] += 1;
+    }
+    for i in 1..=span {
+        starts[i] += starts[i - 1];
+    }
+    out.resize(points.len(), 0);
+    // Scatter, advancing each bucket's start: afterwards starts[b] is where bucket b ends.
+    for &(c, p) in points {
+        let slot = &mut starts[(c - lo) as usize];
+        out[*slot] = p;
+        *slot += 1;
+    }
+    for b in 0..span {
+        let begin = if b == 0 { 0 } else { starts[b - 1] };
+        let bucket = &mut out[begin..starts[b]];
+        if let [x, y] = bucket {
+            // The usual case (a column entered and left once), without a branch on the data.
+            let (lo, hi) = (*x.min(y), *x.max(y));
+            (*x, *y) = (lo, hi);
+            continue;
+        }
+        for i in 1..bucket.len() {
+            let mut j = i;
+            while j > 0 && bucket[j - 1] > bucket[j] {
+                bucket.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    }
+    out
 }
 
 /// Step 2 for one edge: emits its upsampled points, both ends included, in walking order.
@@ -176,32 +239,91 @@ fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) 
         (xs0, xe0, ys0, ye0)
     };
     if dx >= dy {
-        // x-major: u moves by one column per step, so a step can only be kept (step 3) when
-        // min(u, u_prev) = 5n + 2, one step in five. Visit the first point (it pairs with the
-        // previous edge's last point), then only those steps, then record the last point:
-        // the same points reach step 3 as when walking every step.
+        // x-major: u = xs + t moves by one column per step; the step from t-1 to t is kept
+        // (step 3) when its min(u) = xs + t - 1 is a boundary 5n + 2, and its min(v) is v(t-1),
+        // or v(t) on a falling edge (v is monotone in t). Neither depends on the walking
+        // direction, so visit those steps only: the same points reach step 3 as when walking
+        // every step. The first point pairs with the previous edge's last point.
         let s = f64::from(ye - ys) / f64::from(dx);
-        let t_of = |d: i32| if flip { dx - d } else { d };
-        let v_of = |d: i32| (f64::from(ys) + s * f64::from(t_of(d)) + 0.5) as i32;
-        out.push(t_of(0) + xs, v_of(0));
-        // Not flipped: min(u_d, u_{d-1}) = xs + d - 1; flipped: it is xs + dx - d.
-        let residue = if flip {
-            (xs + dx - 2).rem_euclid(5)
-        } else {
-            (3 - xs).rem_euclid(5)
-        };
-        let mut d = if residue == 0 { 5 } else { residue };
-        while d <= dx {
-            out.cross(t_of(d) + xs, t_of(d - 1) + xs, v_of(d), v_of(d - 1));
-            d += 5;
+        let v_of = |t: i32| (f64::from(ys) + s * f64::from(t) + 0.5) as i32;
+        let t_first = if flip { dx } else { 0 };
+        out.push(xs + t_first, v_of(t_first));
+        let later = i32::from(ye < ys);
+        for n in out.columns(xs, xs + dx) {
+            let t = 5 * n + 2 - xs; // the step from t to t + 1 crosses the boundary
+            out.kept(n, v_of(t + later));
         }
-        out.prev = Some((t_of(dx) + xs, v_of(dx)));
+        let t_last = if flip { 0 } else { dx };
+        out.prev = Some((xs + t_last, v_of(t_last)));
     } else {
         let s = f64::from(xe - xs) / f64::from(dy);
-        for d in 0..=dy {
-            let t = if flip { dy - d } else { d };
-            out.push((f64::from(xs) + s * f64::from(t) + 0.5) as i32, t + ys);
+        let u_of = |t: i32| (f64::from(xs) + s * f64::from(t) + 0.5) as i32;
+        let t_first = if flip { dy } else { 0 };
+        out.push(u_of(t_first), t_first + ys);
+        if xs.unsigned_abs().max(xe.unsigned_abs()) < SMALL && dy < SMALL as i32 {
+            steep_crossings(xs, ys, dy, s, out);
+        } else {
+            walk_steep(xs, ys, dy, s, flip, out);
         }
+        let t_last = if flip { 0 } else { dy };
+        out.prev = Some((u_of(t_last), t_last + ys));
+    }
+}
+
+/// Every step of a y-major edge after the first, as pycocotools walks it.
+fn walk_steep(xs: i32, ys: i32, dy: i32, s: f64, flip: bool, out: &mut ColumnCrossings) {
+    for d in 1..=dy {
+        let t = if flip { dy - d } else { d };
+        out.push((f64::from(xs) + s * f64::from(t) + 0.5) as i32, t + ys);
+    }
+}
+
+/// Bound on upsampled coordinates below which a steep edge's column changes can be found
+/// directly (see [`steep_crossings`]).
+const SMALL: u32 = 1 << 20;
+
+/// The kept column changes of a y-major edge (`dx < dy`), without walking its `dy` steps.
+///
+/// Along the edge `u(t) = (int)(xs + s*t + .5)` is monotone in `t` (every operation in it is
+/// monotone), and with coordinates below [`SMALL`] one step moves it by less than one (|s| <=
+/// 1 - 2^-20 while the rounding error is below 2^-30), so it changes by exactly one where it
+/// changes. Step 3 of such a change between `t-1` and `t` depends only on `min(u)` and
+/// `min(v) = ys + t - 1`, not on the walking direction, and keeps it only when
+/// `min(u) = 5n + 2` with `n` in `[0, w-1]`. So for each such column boundary `c` this finds
+/// the first `t` past it, from an estimate corrected with the walk's own arithmetic: the same
+/// points as walking every step, found in O(dx/5) instead of O(dy).
+fn steep_crossings(xs: i32, ys: i32, dy: i32, s: f64, out: &mut ColumnCrossings) {
+    let u_of = |t: i32| (f64::from(xs) + s * f64::from(t) + 0.5) as i32;
+    let (u0, u1) = (u_of(0), u_of(dy));
+    let (lo, hi) = (u0.min(u1), u0.max(u1));
+    let rising = u1 > u0;
+    let inv = 1.0 / s;
+    for n in out.columns(lo, hi) {
+        let c = 5 * n + 2;
+        // First t with u(t) past c: u(t) >= c + 1 when rising, u(t) <= c when falling.
+        let past = |t: i32| if rising { u_of(t) > c } else { u_of(t) <= c };
+        // The estimate is within 1e-9 of the real crossing, so the first t past c is floor(it)
+        // or the next one, except near a tie in the walk's rounding: decide between the two
+        // without branching on the data, and walk from there only if neither is it.
+        let guess = (f64::from(c) + 0.5 - f64::from(xs)) * inv;
+        let t0 = if guess.is_nan() {
+            1
+        } else {
+            (guess as i32).clamp(1, dy)
+        };
+        let (before, at, after) = (past(t0 - 1), past(t0), past(t0 + 1));
+        let mut t = t0 + i32::from(!at);
+        let found = if at { !before } else { after };
+        if !found {
+            t = t.clamp(1, dy);
+            while t > 1 && past(t - 1) {
+                t -= 1;
+            }
+            while t < dy && !past(t) {
+                t += 1;
+            }
+        }
+        out.kept(n, ys + t - 1);
     }
 }
 
@@ -244,6 +366,48 @@ mod tests {
         );
         let dup = from_polygon(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 4, 5);
         assert_eq!(dup.map(|r| r.counts), Ok(vec![20]));
+    }
+
+    #[test]
+    fn steep_crossings_equal_the_walk() {
+        // Every y-major edge with small coordinates, both directions, narrow and clipped masks.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: i32| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as i32
+        };
+        for case in 0..20_000 {
+            let (h, w) = (1 + next(300) as u64, 1 + next(300) as u64);
+            let xs = next(1800) - 150;
+            let ys = next(1800) - 150;
+            let dy = 1 + next(if case % 2 == 0 { 40 } else { 1600 });
+            let dx = next(dy) * if next(2) == 0 { 1 } else { -1 };
+            for flip in [false, true] {
+                let s = f64::from(dx) / f64::from(dy);
+                let t0 = if flip { dy } else { 0 };
+                let crossings = |fast: bool| {
+                    let mut c = ColumnCrossings {
+                        h,
+                        w_minus_1: w - 1,
+                        prev: Some(((f64::from(xs) + s * f64::from(t0) + 0.5) as i32, ys + t0)),
+                        points: Vec::new(),
+                    };
+                    if fast {
+                        steep_crossings(xs, ys, dy, s, &mut c);
+                    } else {
+                        walk_steep(xs, ys, dy, s, flip, &mut c);
+                    }
+                    sorted_positions(&c.points, w)
+                };
+                assert_eq!(
+                    crossings(true),
+                    crossings(false),
+                    "{xs} {ys} {dx} {dy} {flip} {h} {w}"
+                );
+            }
+        }
     }
 
     #[test]
