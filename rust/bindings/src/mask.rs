@@ -155,9 +155,10 @@ pub fn to_bbox<'py>(
     py: Python<'py>,
     rles: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let rles = parse_objs(rles)?;
+    let held = held_rles(rles)?;
+    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
     let boxes = py
-        .detach(|| batch::bboxes(&rles))
+        .detach(|| batch::bboxes_of_inputs(&inputs))
         .map_err(|e| to_py(py, e))?;
     let flat: Vec<f64> = boxes.iter().flatten().copied().collect();
     PyArray1::from_vec(py, flat).reshape([boxes.len(), 4])

@@ -149,8 +149,7 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     }
 
     // Step 4.
-    let mut a = sorted_positions(&crossings.points, w);
-    a.push((h * w) as u32);
+    let mut a = sorted_positions(&crossings.points, h, w);
     let mut prev = 0u32;
     for v in a.iter_mut() {
         let t = *v;
@@ -179,15 +178,16 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     Ok(Rle { h, w, counts })
 }
 
-/// The positions of the kept points in increasing order (pycocotools qsorts them; equal u32s
-/// make the order of ties immaterial).
+/// The positions of the kept points and `h*w`, in increasing order (pycocotools qsorts them;
+/// equal u32s make the order of ties immaterial).
 ///
 /// A polygon's points spread over a few hundred columns, about two per column, so a counting
 /// sort by column followed by an insertion sort inside each column beats a comparison sort.
 /// This is a sort of the positions because `position = column*h + row` with `row <= h` and
 /// `w*h < 2^32` (check_size): columns order positions, ties (`row == h` against the next
-/// column's row 0) are equal values.
-fn sorted_positions(points: &[(u32, u32)], w: u64) -> Vec<u32> {
+/// column's row 0) are equal values, and `h*w` comes last. With `w == 0` pycocotools keeps
+/// every column and `h*w` is 0, so that case takes the comparison sort.
+fn sorted_positions(points: &[(u32, u32)], h: u64, w: u64) -> Vec<u32> {
     let (lo, hi) = points
         .iter()
         .fold((u32::MAX, 0), |(lo, hi), &(c, _)| (lo.min(c), hi.max(c)));
@@ -195,6 +195,7 @@ fn sorted_positions(points: &[(u32, u32)], w: u64) -> Vec<u32> {
     let mut out: Vec<u32> = Vec::with_capacity(points.len() + 1);
     if points.len() < 16 || w == 0 || span > 4 * points.len() {
         out.extend(points.iter().map(|&(_, p)| p));
+        out.push((h * w) as u32);
         out.sort_unstable();
         return out;
     }
@@ -229,6 +230,7 @@ fn sorted_positions(points: &[(u32, u32)], w: u64) -> Vec<u32> {
             }
         }
     }
+    out.push((h * w) as u32);
     out
 }
 
@@ -403,7 +405,7 @@ mod tests {
                     } else {
                         walk_steep(xs, ys, dy, s, flip, &mut c);
                     }
-                    sorted_positions(&c.points, w)
+                    sorted_positions(&c.points, h, w)
                 };
                 assert_eq!(
                     crossings(true),
@@ -412,6 +414,13 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn zero_width_keeps_every_column() {
+        // pycocotools' w - 1 wraps, so every column is kept and h*w = 0 sorts first.
+        let r = from_polygon(&[0.0, 0.0, 2.0, 0.0, 2.0, 0.0], 1, 0);
+        assert_eq!(r.map(|r| r.counts), Ok(vec![0, 1]));
     }
 
     #[test]
