@@ -72,5 +72,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
     });
     time("bboxes (parsed)", masks.len(), || batch::bboxes(&masks));
+    time("bboxes (parsed, plain loop)", masks.len(), || {
+        masks
+            .iter()
+            .map(cocors_core::rle::ops::to_bbox)
+            .collect::<Vec<_>>()
+    });
+    println!(
+        "mean runs {}",
+        masks.iter().map(|r| r.counts.len()).sum::<usize>() as f64 / masks.len() as f64
+    );
+    let inputs: Vec<batch::RleInput<'_>> = strings
+        .iter()
+        .map(|s| batch::RleInput::Compressed {
+            h: 480,
+            w: 640,
+            counts: s,
+        })
+        .collect();
+    time("bboxes of strings", inputs.len(), || {
+        batch::bboxes_of_inputs(&inputs)
+    });
+    time("areas of strings", inputs.len(), || {
+        batch::areas_of_inputs(&inputs)
+    });
+    time("merge of strings", 1, || {
+        batch::merge_inputs(&inputs, false)
+    });
     Ok(())
 }

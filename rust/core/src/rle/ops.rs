@@ -40,9 +40,60 @@ impl AreaAcc {
 /// are, the unsigned arithmetic of pycocotools gives `[w, h, 2^32-w+1, 2^32-h+1]`, reproduced
 /// here. A foreground run in a mask of height 0 (a division by zero in pycocotools) is an error.
 pub fn to_bbox(rle: &Rle) -> Result<[f64; 4]> {
-    let mut acc = BboxAcc::new(rle.h, rle.w);
-    rle.counts.iter().for_each(|&c| acc.push(c));
-    acc.finish()
+    bbox_of_counts(rle.h, rle.w, &rle.counts)
+}
+
+/// [`to_bbox`] of the runs `counts` of an `h` x `w` mask.
+///
+/// When the runs pycocotools reads (an even number) sum below 2^32, its `uint` positions never
+/// wrap and only increase, so the box's columns come from the first and last nonempty
+/// foreground runs alone, and a run crosses a column boundary exactly when its start row plus
+/// its length passes `h`: one remainder per foreground run, by multiplication, and no branch on
+/// the positions. Otherwise (impossible for runs that cover the mask) [`BboxAcc`] follows C's
+/// wrapping arithmetic run by run.
+pub fn bbox_of_counts(h: u64, w: u64, counts: &[u32]) -> Result<[f64; 4]> {
+    let read = &counts[..counts.len() / 2 * 2];
+    let sum: u64 = read.iter().map(|&c| u64::from(c)).sum();
+    if h == 0 || sum > u64::from(u32::MAX) {
+        let mut acc = BboxAcc::new(h, w);
+        counts.iter().for_each(|&c| acc.push(c));
+        return acc.finish();
+    }
+    if counts.len() < 2 {
+        return Ok([0.0; 4]);
+    }
+    let (h32, w32) = (h as u32, w as u32);
+    let by_h = Divider::new(h32);
+    let (mut ys, mut ye) = (h32, 0u32);
+    let (mut first, mut last) = (u32::MAX, 0u32);
+    let mut any = false;
+    let mut pos = 0u32;
+    for pair in read.chunks_exact(2) {
+        let (background, run) = (pair[0], pair[1]);
+        pos += background;
+        if run > 0 {
+            let (_, y_start) = by_h.div_rem(pos);
+            let across = u64::from(y_start) + u64::from(run) > h;
+            ys = ys.min(if across { 0 } else { y_start });
+            ye = ye.max(if across { h32 - 1 } else { y_start + run - 1 });
+            first = first.min(pos);
+            last = pos + run - 1;
+            any = true;
+        }
+        pos += run;
+    }
+    // pycocotools starts from xs = w (runs past the mask's end can have columns beyond it).
+    let (xs, xe) = if any {
+        (w32.min(by_h.div_rem(first).0), by_h.div_rem(last).0)
+    } else {
+        (w32, 0)
+    };
+    Ok([
+        f64::from(xs),
+        f64::from(ys),
+        f64::from(xe.wrapping_sub(xs).wrapping_add(1)),
+        f64::from(ye.wrapping_sub(ys).wrapping_add(1)),
+    ])
 }
 
 /// [`to_bbox`] one run at a time, so that it can be fed straight from the string decoder.
@@ -156,6 +207,38 @@ impl BboxAcc {
             f64::from(self.xe.wrapping_sub(self.xs).wrapping_add(1)),
             f64::from(self.ye.wrapping_sub(self.ys).wrapping_add(1)),
         ])
+    }
+}
+
+/// Division and remainder of 32-bit unsigned values by a fixed divisor `d`, exact for every
+/// `n < 2^32`, by two multiplications (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019): with `M = ceil(2^64 / d)`, `n / d = (M n) >> 64` and
+/// `n % d = ((M n mod 2^64) d) >> 64`. `d = 1` (where `M` needs 65 bits) is special-cased.
+#[derive(Debug, Clone, Copy)]
+pub struct Divider {
+    d: u32,
+    m: u64,
+}
+
+impl Divider {
+    /// A divider by `d`; `d = 0` gives one that must not be used (callers check).
+    pub fn new(d: u32) -> Self {
+        let m = if d > 1 {
+            u64::MAX / u64::from(d) + 1
+        } else {
+            0
+        };
+        Divider { d, m }
+    }
+
+    pub fn div_rem(&self, n: u32) -> (u32, u32) {
+        if self.d <= 1 {
+            return (n, 0);
+        }
+        let product = u128::from(self.m) * u128::from(n);
+        let q = (product >> 64) as u32;
+        let r = ((u128::from(product as u64) * u128::from(self.d)) >> 64) as u32;
+        (q, r)
     }
 }
 
@@ -465,6 +548,55 @@ mod tests {
             h,
             w,
             counts: counts.to_vec(),
+        }
+    }
+
+    #[test]
+    fn divider_is_exact() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let random: Vec<u32> = (0..4000).map(|_| next() as u32).collect();
+        let edges = [0u32, 1, 2, 3, 479, 480, 481, u32::MAX - 1, u32::MAX];
+        let mut divisors = vec![1u32, 2, 3, 5, 7, 480, 640, 1 << 16, (1 << 31) + 1, u32::MAX];
+        divisors.extend(random[..200].iter().map(|&d| d.max(1)));
+        for d in divisors {
+            let div = Divider::new(d);
+            for &n in edges.iter().chain(&random) {
+                assert_eq!(div.div_rem(n), (n / d, n % d), "{n} / {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn bbox_fast_path_equals_the_run_walk() {
+        // Random canonical and non-canonical runs (empty runs, short and long sums).
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for _ in 0..5000 {
+            let (h, w) = (1 + next(40), 1 + next(40));
+            let n = next(12) as usize;
+            let mut counts = Vec::with_capacity(n);
+            for _ in 0..n {
+                let bound = if next(4) == 0 { 3 } else { 2 * h };
+                counts.push(next(bound) as u32);
+            }
+            let mut acc = BboxAcc::new(h, w);
+            counts.iter().for_each(|&c| acc.push(c));
+            assert_eq!(
+                bbox_of_counts(h, w, &counts),
+                acc.finish(),
+                "{h} {w} {counts:?}"
+            );
         }
     }
 
