@@ -259,6 +259,9 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let (end, integer) = self.number_span()?;
         self.pos = end;
+        if let Some(n) = short_number(&self.buf[start..end]) {
+            return Ok(n);
+        }
         // The span holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.buf[start..end]).unwrap_or("");
         if integer {
@@ -658,6 +661,49 @@ fn plain_number_end(buf: &[u8], mut p: usize) -> Option<usize> {
     }
 }
 
+/// The value of a number literal already checked by `number_span`, for the common short forms:
+/// an integer of at most 18 digits, or `-?digits.digits` (no exponent) whose digits read as one
+/// integer `m < 2^53` with at most 22 of them after the point. The float is then `m / 10^k`
+/// with both operands exact doubles (10^22 is the largest exact power of ten), and one IEEE
+/// division is correctly rounded: the same double as a full correctly rounded parse
+/// (Clinger's fast path). Anything else gives None and goes through the full parser.
+fn short_number(text: &[u8]) -> Option<Number> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.len() > 19 {
+        return None;
+    }
+    let (mut m, mut after_point, mut seen_point) = (0u64, 0u32, false);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                m = m * 10 + u64::from(b - b'0');
+                after_point += u32::from(seen_point);
+            }
+            b'.' => seen_point = true,
+            _ => return None, // an exponent
+        }
+    }
+    if !seen_point {
+        if digits.len() > 18 {
+            return None;
+        }
+        let v = m as i64;
+        return Some(Number::Int(if negative { -v } else { v }));
+    }
+    if m >= 1 << 53 || after_point > 22 {
+        return None;
+    }
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let v = m as f64 / POW10[after_point as usize];
+    Some(Number::Float(if negative { -v } else { v }))
+}
+
 fn string_value(s: Cow<'_, [u8]>, surrogates: bool) -> Value {
     if surrogates {
         return Value::StrSurrogates(s.into_owned());
@@ -749,6 +795,63 @@ mod tests {
         assert!(doc(&deep).is_err());
         let ok = "[".repeat(500) + &"]".repeat(500);
         assert!(doc(&ok).is_ok());
+    }
+
+    #[test]
+    fn short_numbers_equal_the_full_parse() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1.5",
+            "0.1",
+            "0.3",
+            "123.45",
+            "9007199254740991.0",
+            "9007199254740992.0",
+            "0.0000000000000000000001",
+            "1.00000000000000000000001",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..100_000 {
+            let int_digits = 1 + next(17) as u32;
+            let int = next(10u64.pow(int_digits));
+            let frac_digits = next(24) as usize;
+            let frac_bound = 10u64.pow(frac_digits.min(18) as u32);
+            let frac = next(frac_bound);
+            let sign = if next(3) == 0 { "-" } else { "" };
+            texts.push(if frac_digits == 0 {
+                format!("{sign}{int}")
+            } else {
+                format!("{sign}{int}.{frac:0frac_digits$}")
+            });
+        }
+        for t in &texts {
+            let want = if t.contains('.') {
+                t.parse::<f64>().map(|f| f.to_bits()).ok()
+            } else {
+                t.parse::<i64>().map(|i| i as u64).ok()
+            };
+            let got = match short_number(t.as_bytes()) {
+                Some(Number::Float(f)) => Some(f.to_bits()),
+                Some(Number::Int(i)) => Some(i as u64),
+                _ => continue, // left to the full parser
+            };
+            assert_eq!(got, want, "{t}");
+        }
     }
 
     #[test]
