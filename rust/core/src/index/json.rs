@@ -631,7 +631,52 @@ impl<'a> Lexer<'a> {
 /// the end of the window): the general grammar check then decides. The hot loop of the scan,
 /// as polygons are most of a COCO file.
 #[inline]
-fn plain_number_end(buf: &[u8], mut p: usize) -> Option<usize> {
+fn plain_number_end(buf: &[u8], p: usize) -> Option<usize> {
+    if let Some(end) = buf.get(p..p + 8).and_then(short_plain_number) {
+        return Some(p + end);
+    }
+    plain_number_end_bytewise(buf, p)
+}
+
+/// [`plain_number_end`] for a non-negative number that ends inside the 8 bytes `w`, found with
+/// word arithmetic instead of a loop over bytes: the first non-digit ends the integer part; if
+/// it is a '.', the next non-digit ends the fraction. Leading zeros, empty parts, an exponent
+/// or a '.' after the fraction give None (the bytewise check then decides).
+#[inline]
+fn short_plain_number(w: &[u8]) -> Option<usize> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = u64::from_le_bytes(w.try_into().ok()?);
+    // High bit of each byte set where the byte is not an ASCII digit (no carries: each byte's
+    // low seven bits plus 0x46 or 0x50 stays below 0x100).
+    let low = word & !HIGH;
+    let at_least_colon = (low + 0x4646_4646_4646_4646) & HIGH;
+    let at_least_zero = (low + 0x5050_5050_5050_5050) & HIGH;
+    let non_digit = (word & HIGH) | at_least_colon | (!at_least_zero & HIGH);
+    let int_end = (non_digit.trailing_zeros() / 8) as usize;
+    if int_end == 0 || int_end >= 8 || (int_end > 1 && w[0] == b'0') {
+        return None;
+    }
+    let end = if w[int_end] == b'.' {
+        if int_end >= 6 {
+            return None;
+        }
+        let after = non_digit & (!0u64 << (8 * (int_end + 1)));
+        let frac_end = (after.trailing_zeros() / 8) as usize;
+        if frac_end == int_end + 1 || frac_end >= 8 {
+            return None;
+        }
+        frac_end
+    } else {
+        int_end
+    };
+    match w[end] {
+        b'e' | b'E' | b'.' => None,
+        _ => Some(end),
+    }
+}
+
+/// [`plain_number_end`] one byte at a time.
+fn plain_number_end_bytewise(buf: &[u8], mut p: usize) -> Option<usize> {
     if *buf.get(p)? == b'-' {
         p += 1;
     }
@@ -851,6 +896,37 @@ mod tests {
                 _ => continue, // left to the full parser
             };
             assert_eq!(got, want, "{t}");
+        }
+    }
+
+    #[test]
+    fn word_number_end_equals_bytewise() {
+        let alphabet = b"0123456789.-eE, ]}x\xc3";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for _ in 0..300_000 {
+            let len = 1 + next(11) as usize;
+            let mut buf = Vec::with_capacity(len);
+            for _ in 0..len {
+                // Mostly digits, so that long valid numbers are common.
+                let b = if next(3) > 0 {
+                    b'0' + next(10) as u8
+                } else {
+                    alphabet[next(alphabet.len() as u64) as usize]
+                };
+                buf.push(b);
+            }
+            assert_eq!(
+                plain_number_end(&buf, 0),
+                plain_number_end_bytewise(&buf, 0),
+                "{:?}",
+                String::from_utf8_lossy(&buf)
+            );
         }
     }
 
