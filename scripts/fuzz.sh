@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH="${1:-30}"
+# Seed the scanner with the real COCO files of the tests that are small enough to mutate quickly
+# (keypoints, panoptic, results; the larger ones would slow every run).
+mkdir -p corpus/scan
+for f in ../tests/data/*.json; do
+  if [ "$(stat -c %s "$f")" -le 65536 ]; then cp -n "$f" corpus/scan/; fi
+done
 for target in codec poly rle_ops scan; do
   echo "== fuzz $target (${SECONDS_EACH}s)"
   RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048
