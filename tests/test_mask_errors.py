@@ -45,8 +45,17 @@ def test_iou_of_non_covering_runs_without_overlap_is_zero():
     short = {"size": [2, 3], "counts": b"5"}  # no foreground, 5 of 6 pixels
     assert cm.iou([short], [GOOD], [0]).tolist() == [[0.0]]
     assert pm.iou([short], [GOOD], [0]).tolist() == [[0.0]]
-    with pytest.raises(RleError, match="item 0: .*sum to 5"):
+    # The pair is named: the walk of gt 0 against dt 0 found the dt's runs short.
+    with pytest.raises(RleError, match=r"gt\[0\]: dt\[0\]: .*sum to 5"):
         cm.iou([{"size": [2, 3], "counts": b"014"}], [{"size": [2, 3], "counts": b"015"}], [0])
+
+
+def test_iou_errors_name_the_list():
+    bad = {"size": [2, 3], "counts": b"0~"}
+    with pytest.raises(RleError, match=r"^dt\[2\]: invalid byte 0x7e at offset 1"):
+        cm.iou([GOOD, GOOD, bad], [GOOD], [0])
+    with pytest.raises(RleError, match=r"^gt\[1\]: invalid byte 0x7e at offset 1"):
+        cm.iou([GOOD], [GOOD, bad], [0, 0])
 
 
 @given(cst.malformed_rles())

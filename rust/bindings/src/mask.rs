@@ -19,6 +19,13 @@ fn parse(py: Python<'_>, held: &[HeldRle<'_>]) -> PyResult<Vec<Rle>> {
         .map_err(|e| to_py(py, e))
 }
 
+/// [`parse`] for one of two lists of a call, whose errors name the list (`dt[3]: ...`).
+fn parse_named(py: Python<'_>, held: &[HeldRle<'_>], list: &'static str) -> PyResult<Vec<Rle>> {
+    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
+    py.detach(|| batch::parse(&inputs))
+        .map_err(|e| to_py(py, e.in_list(list)))
+}
+
 fn parse_objs(objs: &Bound<'_, PyAny>) -> PyResult<Vec<Rle>> {
     let held = held_rles(objs)?;
     parse(objs.py(), &held)
@@ -177,8 +184,9 @@ pub fn iou_rles<'py>(
     gt: &Bound<'py, PyAny>,
     iscrowd: PyReadonlyArray1<'py, u8>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let dt = parse_objs(dt)?;
-    let gt = parse_objs(gt)?;
+    let (dt, gt) = (held_rles(dt)?, held_rles(gt)?);
+    let dt = parse_named(py, &dt, "dt")?;
+    let gt = parse_named(py, &gt, "gt")?;
     let crowd = crowd_flags(&iscrowd)?;
     let out = PyArray2::<f64>::zeros(py, [dt.len(), gt.len()], true);
     {

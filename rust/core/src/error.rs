@@ -72,18 +72,41 @@ pub enum Error {
     )]
     FileChanged { path: String, what: String },
 
-    /// An error about one item of a batch, with the item's index.
-    #[error("item {index}: {source}")]
-    Item { index: usize, source: Box<Error> },
+    /// An error about one item of a batch, with the item's index and, where a call takes two
+    /// lists (iou's `dt` and `gt`), the list's name.
+    #[error("{}: {source}", item_name(list, *index))]
+    Item {
+        list: &'static str,
+        index: usize,
+        source: Box<Error>,
+    },
+}
+
+/// `item 3`, or `dt[3]` for an item of a named list.
+fn item_name(list: &str, index: usize) -> String {
+    if list.is_empty() {
+        format!("item {index}")
+    } else {
+        format!("{list}[{index}]")
+    }
 }
 
 impl Error {
     /// Wraps `self` with the index of the batch item it is about.
     pub fn at_item(self, index: usize) -> Error {
         Error::Item {
+            list: "",
             index,
             source: Box::new(self),
         }
+    }
+
+    /// Names the list that the item of this error belongs to (no change for other errors).
+    pub fn in_list(mut self, name: &'static str) -> Error {
+        if let Error::Item { list, .. } = &mut self {
+            *list = name;
+        }
+        self
     }
 
     /// The same error naming the file it is about.
