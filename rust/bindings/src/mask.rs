@@ -12,15 +12,9 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::convert::{coordinates, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle};
 use crate::errors::{input_type, to_py, value};
 
-/// Parses held RLE dicts into core RLEs without the GIL.
-fn parse(py: Python<'_>, held: &[HeldRle<'_>]) -> PyResult<Vec<Rle>> {
-    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
-    py.detach(|| batch::parse(&inputs))
-        .map_err(|e| to_py(py, e))
-}
-
-/// [`parse`] for one of two lists of a call, whose errors name the list (`dt[3]: ...`).
-fn parse_named(py: Python<'_>, held: &[HeldRle<'_>], list: &'static str) -> PyResult<Vec<Rle>> {
+/// Parses held RLE dicts into core RLEs without the GIL. `list` names the list in errors
+/// (`dt[3]: ...`) where a call takes two; empty gives `item 3: ...`.
+fn parse(py: Python<'_>, held: &[HeldRle<'_>], list: &'static str) -> PyResult<Vec<Rle>> {
     let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
     py.detach(|| batch::parse(&inputs))
         .map_err(|e| to_py(py, e.in_list(list)))
@@ -28,7 +22,7 @@ fn parse_named(py: Python<'_>, held: &[HeldRle<'_>], list: &'static str) -> PyRe
 
 fn parse_objs(objs: &Bound<'_, PyAny>) -> PyResult<Vec<Rle>> {
     let held = held_rles(objs)?;
-    parse(objs.py(), &held)
+    parse(objs.py(), &held, "")
 }
 
 /// RLE dicts of `rles`, their strings encoded without the GIL.
@@ -185,8 +179,8 @@ pub fn iou_rles<'py>(
     iscrowd: PyReadonlyArray1<'py, u8>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let (dt, gt) = (held_rles(dt)?, held_rles(gt)?);
-    let dt = parse_named(py, &dt, "dt")?;
-    let gt = parse_named(py, &gt, "gt")?;
+    let dt = parse(py, &dt, "dt")?;
+    let gt = parse(py, &gt, "gt")?;
     let crowd = crowd_flags(&iscrowd)?;
     let out = PyArray2::<f64>::zeros(py, [dt.len(), gt.len()], true);
     {

@@ -6,5 +6,7 @@ pub mod error;
 pub mod index;
 pub mod parallel;
 pub mod rle;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{Error, Result};

@@ -96,7 +96,8 @@ pub fn bbox_of_counts(h: u64, w: u64, counts: &[u32]) -> Result<[f64; 4]> {
     ])
 }
 
-/// [`to_bbox`] one run at a time, so that it can be fed straight from the string decoder.
+/// [`to_bbox`] one run at a time, in C's wrapping `uint` arithmetic: the path of
+/// [`bbox_of_counts`] for runs whose positions pass 2^32 or a mask of height 0.
 #[derive(Debug, Clone, Copy)]
 pub struct BboxAcc {
     size: (u64, u64),
@@ -106,9 +107,6 @@ pub struct BboxAcc {
     xe: u32,
     ye: u32,
     cc: u32,
-    /// `cc / h` and `cc % h`, kept up to date while `cc` has not wrapped.
-    col: u32,
-    row: u32,
     runs: usize,
     sum: u64,
     divide_by_zero: bool,
@@ -126,57 +124,30 @@ impl BboxAcc {
             xe: 0,
             ye: 0,
             cc: 0,
-            col: 0,
-            row: 0,
             runs: 0,
             sum: 0,
             divide_by_zero: false,
         }
     }
 
+    /// pycocotools' loop body for run `j`.
     pub fn push(&mut self, run: u32) {
         let j = self.runs;
         self.runs += 1;
         let start = self.cc;
-        let start_at = (self.col, self.row);
         self.sum += u64::from(run);
         self.cc = self.cc.wrapping_add(run);
-        let h = self.h;
-        if h == 0 {
-            self.divide_by_zero |= j % 2 == 1 && run > 0;
-            return;
-        }
-        // Track the (column, row) of `cc` as runs go by: a run shorter than two columns costs
-        // no division. Once the positions pass 2^32 (where C's 32-bit `cc` wraps) the exact
-        // divisions of the C code take over.
-        let exact = self.sum <= u64::from(u32::MAX);
-        if exact {
-            let row = u64::from(self.row) + u64::from(run);
-            let h64 = u64::from(h);
-            if row < h64 {
-                self.row = row as u32;
-            } else if row < 2 * h64 {
-                self.row = (row - h64) as u32;
-                self.col += 1;
-            } else {
-                self.col += (row / h64) as u32;
-                self.row = (row % h64) as u32;
-            }
-        }
         if j % 2 == 0 || run == 0 {
             return;
         }
-        let ((x_start, y_start), (x_end, y_end)) = if exact {
-            let end = if self.row > 0 {
-                (self.col, self.row - 1)
-            } else {
-                (self.col - 1, h - 1)
-            };
-            (start_at, end)
-        } else {
-            let last = self.cc.wrapping_sub(1);
-            ((start / h, start % h), (last / h, last % h))
-        };
+        let h = self.h;
+        if h == 0 {
+            self.divide_by_zero = true;
+            return;
+        }
+        let last = self.cc.wrapping_sub(1);
+        let (x_start, y_start) = (start / h, start % h);
+        let (x_end, y_end) = (last / h, last % h);
         self.xs = self.xs.min(x_start);
         self.xe = self.xe.max(x_end);
         if x_start < x_end {
@@ -553,13 +524,8 @@ mod tests {
 
     #[test]
     fn divider_is_exact() {
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::Rng::new(0x9e37_79b9_7f4a_7c15_u64);
+        let mut next = || rng.next_u64();
         let random: Vec<u32> = (0..4000).map(|_| next() as u32).collect();
         let edges = [0u32, 1, 2, 3, 479, 480, 481, u32::MAX - 1, u32::MAX];
         let mut divisors = vec![1u32, 2, 3, 5, 7, 480, 640, 1 << 16, (1 << 31) + 1, u32::MAX];
@@ -575,13 +541,8 @@ mod tests {
     #[test]
     fn bbox_fast_path_equals_the_run_walk() {
         // Random canonical and non-canonical runs (empty runs, short and long sums).
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |m: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % m
-        };
+        let mut rng = crate::test_rng::Rng::new(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = |m: u64| rng.below(m);
         for _ in 0..5000 {
             let (h, w) = (1 + next(40), 1 + next(40));
             let n = next(12) as usize;

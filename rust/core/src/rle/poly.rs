@@ -234,6 +234,13 @@ fn sorted_positions(points: &[(u32, u32)], h: u64, w: u64) -> Vec<u32> {
     out
 }
 
+/// The minor coordinate of step `t` of an edge starting at `start` with slope `s`:
+/// pycocotools' `(int)(start + s*t + .5)`, truncating toward zero, no FMA.
+#[inline]
+fn minor(start: i32, s: f64, t: i32) -> i32 {
+    (f64::from(start) + s * f64::from(t) + 0.5) as i32
+}
+
 /// Step 2 for one edge: emits its upsampled points, both ends included, in walking order.
 fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) {
     let dx = (xe0 - xs0).abs();
@@ -251,7 +258,7 @@ fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) 
         // direction, so visit those steps only: the same points reach step 3 as when walking
         // every step. The first point pairs with the previous edge's last point.
         let s = f64::from(ye - ys) / f64::from(dx);
-        let v_of = |t: i32| (f64::from(ys) + s * f64::from(t) + 0.5) as i32;
+        let v_of = |t: i32| minor(ys, s, t);
         let t_first = if flip { dx } else { 0 };
         out.push(xs + t_first, v_of(t_first));
         let later = i32::from(ye < ys);
@@ -263,7 +270,7 @@ fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) 
         out.prev = Some((xs + t_last, v_of(t_last)));
     } else {
         let s = f64::from(xe - xs) / f64::from(dy);
-        let u_of = |t: i32| (f64::from(xs) + s * f64::from(t) + 0.5) as i32;
+        let u_of = |t: i32| minor(xs, s, t);
         let t_first = if flip { dy } else { 0 };
         out.push(u_of(t_first), t_first + ys);
         if xs.unsigned_abs().max(xe.unsigned_abs()) < SMALL && dy < SMALL as i32 {
@@ -280,7 +287,7 @@ fn walk_edge(xs0: i32, ys0: i32, xe0: i32, ye0: i32, out: &mut ColumnCrossings) 
 fn walk_steep(xs: i32, ys: i32, dy: i32, s: f64, flip: bool, out: &mut ColumnCrossings) {
     for d in 1..=dy {
         let t = if flip { dy - d } else { d };
-        out.push((f64::from(xs) + s * f64::from(t) + 0.5) as i32, t + ys);
+        out.push(minor(xs, s, t), t + ys);
     }
 }
 
@@ -299,7 +306,7 @@ const SMALL: u32 = 1 << 20;
 /// the first `t` past it, from an estimate corrected with the walk's own arithmetic: the same
 /// points as walking every step, found in O(dx/5) instead of O(dy).
 fn steep_crossings(xs: i32, ys: i32, dy: i32, s: f64, out: &mut ColumnCrossings) {
-    let u_of = |t: i32| (f64::from(xs) + s * f64::from(t) + 0.5) as i32;
+    let u_of = |t: i32| minor(xs, s, t);
     let (u0, u1) = (u_of(0), u_of(dy));
     let (lo, hi) = (u0.min(u1), u0.max(u1));
     let rising = u1 > u0;
@@ -377,13 +384,8 @@ mod tests {
     #[test]
     fn steep_crossings_equal_the_walk() {
         // Every y-major edge with small coordinates, both directions, narrow and clipped masks.
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |m: i32| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % m as u64) as i32
-        };
+        let mut rng = crate::test_rng::Rng::new(0x2545_f491_4f6c_dd1d_u64);
+        let mut next = |m: i32| rng.below(m as u64) as i32;
         for case in 0..20_000 {
             let (h, w) = (1 + next(300) as u64, 1 + next(300) as u64);
             let xs = next(1800) - 150;
@@ -397,7 +399,7 @@ mod tests {
                     let mut c = ColumnCrossings {
                         h,
                         w_minus_1: w - 1,
-                        prev: Some(((f64::from(xs) + s * f64::from(t0) + 0.5) as i32, ys + t0)),
+                        prev: Some((minor(xs, s, t0), ys + t0)),
                         points: Vec::new(),
                     };
                     if fast {
