@@ -15,6 +15,7 @@ __all__ = [
     "SchemaError",
     "FileError",
     "FileChangedError",
+    "EvalError",
 ]
 
 
@@ -50,3 +51,8 @@ class FileError(CocorsError, OSError):
 
 class FileChangedError(CocorsError):
     """The file was truncated or rewritten after it was indexed: open it again."""
+
+
+class EvalError(CocorsError):
+    """COCOeval inputs or parameters it cannot evaluate (e.g. keypoint lists that do not match
+    ``kpt_oks_sigmas``, or ``accumulate(p)`` with a ``p`` that does not fit the evaluation)."""

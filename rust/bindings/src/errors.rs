@@ -17,6 +17,7 @@ static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_CHANGED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static EVAL_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
     match cell.import(py, "cocors.errors", name) {
@@ -40,6 +41,7 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         Error::Schema { .. } => raise(py, &SCHEMA_ERROR, "SchemaError", msg),
         Error::Io { .. } => raise(py, &FILE_ERROR, "FileError", msg),
         Error::FileChanged { .. } => raise(py, &FILE_CHANGED_ERROR, "FileChangedError", msg),
+        Error::Eval(_) => raise(py, &EVAL_ERROR, "EvalError", msg),
         // `innermost` never returns a wrapper; mapped for exhaustiveness.
         Error::Item { .. } => raise(py, &COCORS_ERROR, "CocorsError", msg),
     }

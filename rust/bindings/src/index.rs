@@ -31,7 +31,7 @@ fn i64_array<'py>(py: Python<'py>, v: Vec<i64>) -> Bound<'py, PyArray1<i64>> {
 /// The lazy index of one COCO JSON file (plain or gzip).
 #[pyclass(frozen, module = "cocors._cocors", name = "Index")]
 pub struct PyIndex {
-    inner: Arc<Index>,
+    pub(crate) inner: Arc<Index>,
 }
 
 #[pymethods]

@@ -3,6 +3,7 @@
 
 mod convert;
 mod errors;
+mod eval;
 mod index;
 mod mask;
 
@@ -27,5 +28,10 @@ fn _cocors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mask::get_num_threads, m)?)?;
     m.add_class::<index::PyIndex>()?;
     m.add_function(wrap_pyfunction!(index::image_targets, m)?)?;
+    m.add_class::<eval::PyEvalAnns>()?;
+    m.add_class::<eval::PyEvaluation>()?;
+    m.add_function(wrap_pyfunction!(eval::eval_anns_from_dicts, m)?)?;
+    m.add_function(wrap_pyfunction!(eval::eval_anns_from_index, m)?)?;
+    m.add_function(wrap_pyfunction!(eval::evaluate, m)?)?;
     Ok(())
 }

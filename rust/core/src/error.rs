@@ -72,6 +72,10 @@ pub enum Error {
     )]
     FileChanged { path: String, what: String },
 
+    /// COCOeval inputs or parameters it cannot evaluate (what and where in the message).
+    #[error("COCOeval: {0}")]
+    Eval(String),
+
     /// An error about one item of a batch, with the item's index and, where a call takes two
     /// lists (iou's `dt` and `gt`), the list's name.
     #[error("{}: {source}", item_name(list, *index))]

@@ -3,6 +3,7 @@
 //! pycocotools 2.0.11 (see `shared/PARITY.md` and the comments at each rule).
 
 pub mod error;
+pub mod eval;
 pub mod index;
 pub mod parallel;
 pub mod rle;

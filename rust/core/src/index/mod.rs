@@ -14,6 +14,8 @@ pub mod source;
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use columns::{distinct_in_order, Groups, IdLookup, IntColumn};
 
 use json::{Stop, Value};
@@ -363,6 +365,36 @@ impl Index {
                 })
             })
             .collect()
+    }
+
+    /// `annToRLE` of annotation `rows` (any images; each rasterised at its image's size),
+    /// images in parallel.
+    pub fn annotation_rles(&self, rows: &[usize]) -> Result<Vec<Rle>> {
+        let mut by_image: Vec<(i64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(p, &r)| (self.ann.image_id.get(r), p))
+            .collect();
+        by_image.sort_by_key(|&(img, _)| img);
+        let groups: Vec<&[(i64, usize)]> = by_image.chunk_by(|a, b| a.0 == b.0).collect();
+        let one = |g: &&[(i64, usize)]| -> Result<Vec<Rle>> {
+            let (h, w) = self.image_size(g[0].0)?;
+            let rs: Vec<usize> = g.iter().map(|&(_, p)| rows[p]).collect();
+            self.rles(&rs, h, w)
+        };
+        let made: Vec<Result<Vec<Rle>>> =
+            if crate::parallel::worth_parallel(groups.len(), rows.len() * 500) {
+                crate::parallel::install(|| groups.par_iter().map(one).collect())
+            } else {
+                groups.iter().map(one).collect()
+            };
+        let mut out: Vec<Option<Rle>> = vec![None; rows.len()];
+        for (g, m) in groups.iter().zip(made) {
+            for (&(_, p), rle) in g.iter().zip(m?) {
+                out[p] = Some(rle);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// Image ids of the annotations of category `category_id` in file order

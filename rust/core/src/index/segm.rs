@@ -4,6 +4,9 @@
 
 use super::json::Value;
 use crate::error::{Error, Result};
+use rayon::prelude::*;
+
+use crate::parallel;
 use crate::rle::{batch, poly, Rle};
 
 fn schema(expected: &str) -> Error {
@@ -105,4 +108,34 @@ fn shape_rle(flat: &[f64], h: u64, w: u64) -> Result<Rle> {
         n if n > 4 => poly::from_polygon(flat, h, w),
         _ => Err(schema("a polygon of at least 3 points")),
     }
+}
+
+/// [`rle_of`] over a batch of `(segmentation, h, w)`, in parallel; errors name the item by
+/// `name(i)`.
+pub fn rles_of(
+    items: &[(Value, u64, u64)],
+    name: impl Fn(usize) -> String + Sync,
+) -> Result<Vec<Rle>> {
+    let one = |(i, (v, h, w)): (usize, &(Value, u64, u64))| {
+        rle_of(v, *h, *w).map_err(|e| match e {
+            Error::Schema {
+                path,
+                field,
+                expected,
+                ..
+            } => Error::Schema {
+                path,
+                record: name(i),
+                field,
+                expected,
+            },
+            other => other.at_item(i),
+        })
+    };
+    let out: Vec<Result<Rle>> = if parallel::worth_parallel(items.len(), items.len() * 500) {
+        parallel::install(|| items.par_iter().enumerate().map(one).collect())
+    } else {
+        items.iter().enumerate().map(one).collect()
+    };
+    out.into_iter().collect()
 }

@@ -1,0 +1,476 @@
+//! COCOeval in `cocors._cocors`: annotations to core columns (from the lazy index, or from
+//! Python dicts for results and in-memory datasets), `evaluate` and `accumulate` without the
+//! GIL, results back as numpy arrays. `cocors.cocoeval` builds pycocotools' API on top.
+
+use std::collections::HashMap;
+
+use cocors_core::eval::{
+    accumulate, from_index, AccumulateParams, Anns, EvalImg, Evaluation, Geometry, IouType,
+    Keypoints, Params,
+};
+use cocors_core::index::json::Value;
+use cocors_core::index::segm;
+use cocors_core::Error;
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::errors::{input_type, to_py};
+use crate::index::PyIndex;
+
+fn iou_type_of(py: Python<'_>, s: &str) -> PyResult<IouType> {
+    match s {
+        "bbox" => Ok(IouType::Bbox),
+        "segm" => Ok(IouType::Segm),
+        "keypoints" => Ok(IouType::Keypoints),
+        _ => Err(input_type(
+            py,
+            format!("iouType must be 'segm', 'bbox' or 'keypoints', got {s:?}"),
+        )),
+    }
+}
+
+/// One side of an evaluation as core columns (built by `eval_anns_from_*`).
+#[pyclass(frozen, module = "cocors._cocors", name = "EvalAnns")]
+pub struct PyEvalAnns {
+    inner: Anns,
+}
+
+#[pymethods]
+impl PyEvalAnns {
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+}
+
+fn schema(record: String, field: &str, expected: &str) -> Error {
+    Error::Schema {
+        path: String::new(),
+        record,
+        field: field.into(),
+        expected: expected.into(),
+    }
+}
+
+/// A number as `np.array(..., dtype=float)` reads it (ints correctly rounded; numpy scalars).
+fn number(v: &Bound<'_, PyAny>) -> Option<f64> {
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Some(f.value());
+    }
+    if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
+        return None;
+    }
+    v.extract::<f64>().ok()
+}
+
+/// An id: a Python or numpy integer, or a float holding an integer (which a Python dict key
+/// lookup treats as that integer).
+fn integer(v: &Bound<'_, PyAny>) -> Option<i64> {
+    if v.is_instance_of::<PyInt>() {
+        return v.extract::<i64>().ok();
+    }
+    if let Ok(f) = v.cast::<PyFloat>() {
+        let x = f.value();
+        return (x.fract() == 0.0 && x.abs() < 9.2e18).then_some(x as i64);
+    }
+    if v.is_instance_of::<PyString>() || v.is_instance_of::<PyBytes>() {
+        return None;
+    }
+    v.extract::<i64>().ok()
+}
+
+/// A (possibly nested) Python value as the JSON value it stands for, for `segm::rle_of`.
+fn to_value(v: &Bound<'_, PyAny>) -> Option<Value> {
+    if let Ok(f) = v.cast::<PyFloat>() {
+        return Some(Value::Float(f.value()));
+    }
+    if v.is_instance_of::<PyBool>() {
+        return v.extract::<bool>().ok().map(Value::Bool);
+    }
+    if v.is_instance_of::<PyInt>() {
+        return v.extract::<i64>().ok().map(Value::Int);
+    }
+    if let Ok(s) = v.cast::<PyString>() {
+        return s.to_cow().ok().map(|s| Value::Str(s.into_owned()));
+    }
+    if let Ok(b) = v.cast::<PyBytes>() {
+        return std::str::from_utf8(b.as_bytes())
+            .ok()
+            .map(|s| Value::Str(s.to_owned()));
+    }
+    if let Ok(d) = v.cast::<PyDict>() {
+        let mut members = Vec::with_capacity(d.len());
+        for (k, item) in d.iter() {
+            members.push((to_value(&k)?, to_value(&item)?));
+        }
+        return Some(Value::Object(members));
+    }
+    if let Ok(l) = v.cast::<PyList>() {
+        return l
+            .iter()
+            .map(|x| to_value(&x))
+            .collect::<Option<_>>()
+            .map(Value::Array);
+    }
+    if let Ok(t) = v.cast::<PyTuple>() {
+        return t
+            .iter()
+            .map(|x| to_value(&x))
+            .collect::<Option<_>>()
+            .map(Value::Array);
+    }
+    if let Ok(i) = v.extract::<i64>() {
+        return Some(Value::Int(i));
+    }
+    if let Ok(f) = v.extract::<f64>() {
+        return Some(Value::Float(f));
+    }
+    // Arrays and other sequences.
+    let it = v.try_iter().ok()?;
+    it.map(|x| x.ok().and_then(|x| to_value(&x)))
+        .collect::<Option<_>>()
+        .map(Value::Array)
+}
+
+fn numbers(v: &Bound<'_, PyAny>, out: &mut Vec<f64>) -> Option<()> {
+    if let Ok(l) = v.cast::<PyList>() {
+        for x in l.iter() {
+            out.push(number(&x)?);
+        }
+        return Some(());
+    }
+    if v.is_instance_of::<PyString>() || v.is_instance_of::<PyDict>() {
+        return None;
+    }
+    for x in v.try_iter().ok()? {
+        out.push(number(&x.ok()?)?);
+    }
+    Some(())
+}
+
+/// Columns of annotation dicts (`loadAnns` of results or of an in-memory dataset), read as
+/// pycocotools' `COCOeval` reads them. `imgs` (the COCO object's `imgs`) gives the image size
+/// for polygon segmentations, as `annToRLE` takes it.
+#[pyfunction]
+#[pyo3(signature = (anns, iou_type, gt, imgs=None))]
+pub fn eval_anns_from_dicts(
+    py: Python<'_>,
+    anns: &Bound<'_, PyList>,
+    iou_type: &str,
+    gt: bool,
+    imgs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyEvalAnns> {
+    let kind = iou_type_of(py, iou_type)?;
+    let mut out = Anns::empty(kind);
+    let mut boxes = Vec::new();
+    let mut segms: Vec<(Value, u64, u64)> = Vec::new();
+    let mut sizes: HashMap<i64, (u64, u64)> = HashMap::new();
+    let mut kp = Keypoints {
+        values: Vec::new(),
+        starts: vec![0],
+    };
+    for (r, ann) in anns.iter().enumerate() {
+        let err = |field: &str, expected: &str, id: Option<i64>| {
+            let record = match id {
+                Some(id) => format!("annotations[{r}] (id {id})"),
+                None => format!("annotations[{r}]"),
+            };
+            to_py(py, schema(record, field, expected))
+        };
+        let d = ann
+            .cast::<PyDict>()
+            .map_err(|_| err("", "an annotation dict", None))?;
+        let get = |key: &str| d.get_item(key).ok().flatten();
+        let id = get("id")
+            .and_then(|v| integer(&v))
+            .ok_or_else(|| err("id", "an integer id", None))?;
+        let int_field = |key: &str| {
+            get(key)
+                .and_then(|v| integer(&v))
+                .ok_or_else(|| err(key, "an integer", Some(id)))
+        };
+        let num_field = |key: &str| {
+            get(key)
+                .and_then(|v| number(&v))
+                .ok_or_else(|| err(key, "a number", Some(id)))
+        };
+        let image_id = int_field("image_id")?;
+        out.id.push(id);
+        out.image_id.push(image_id);
+        out.category_id.push(int_field("category_id")?);
+        out.area.push(num_field("area")?);
+        if gt {
+            // `_prepare`: ignore = 'iscrowd' in gt and gt['iscrowd']; the IoU and matching
+            // crowd rule reads int(iscrowd).
+            let c = get("iscrowd").ok_or_else(|| err("iscrowd", "0 or 1", Some(id)))?;
+            let truthy = c.is_truthy()?;
+            let crowd = match integer(&c) {
+                Some(i) => i != 0,
+                None => number(&c)
+                    .map(|f| f.trunc() != 0.0)
+                    .ok_or_else(|| err("iscrowd", "0 or 1", Some(id)))?,
+            };
+            let mut ignore = truthy;
+            if kind == IouType::Keypoints {
+                let n = get("num_keypoints")
+                    .ok_or_else(|| err("num_keypoints", "a number", Some(id)))?;
+                ignore = n.eq(0)? || ignore;
+            }
+            out.crowd.push(crowd);
+            out.ignore.push(ignore);
+        } else {
+            out.score.push(num_field("score")?);
+        }
+        let bbox = |what: &str| -> PyResult<[f64; 4]> {
+            let mut v = Vec::with_capacity(4);
+            get("bbox")
+                .and_then(|b| numbers(&b, &mut v))
+                .filter(|_| v.len() == 4)
+                .ok_or_else(|| err("bbox", what, Some(id)))?;
+            Ok([v[0], v[1], v[2], v[3]])
+        };
+        match kind {
+            IouType::Bbox => boxes.push(bbox("[x, y, width, height]")?),
+            IouType::Keypoints => {
+                if gt {
+                    boxes.push(bbox("[x, y, width, height] (OKS of unlabelled keypoints)")?);
+                }
+                get("keypoints")
+                    .and_then(|k| numbers(&k, &mut kp.values))
+                    .ok_or_else(|| err("keypoints", "a list of x, y, v numbers", Some(id)))?;
+                kp.starts.push(kp.values.len());
+            }
+            IouType::Segm => {
+                let seg = get("segmentation")
+                    .ok_or_else(|| err("segmentation", "polygons or an RLE", Some(id)))?;
+                let value = to_value(&seg)
+                    .ok_or_else(|| err("segmentation", "polygons or an RLE", Some(id)))?;
+                let (h, w) = if matches!(value, Value::Array(_)) {
+                    match sizes.get(&image_id) {
+                        Some(&s) => s,
+                        None => {
+                            let s = image_size(imgs, image_id).ok_or_else(|| {
+                                err("image_id", "an image with height and width", Some(id))
+                            })?;
+                            sizes.insert(image_id, s);
+                            s
+                        }
+                    }
+                } else {
+                    (0, 0)
+                };
+                segms.push((value, h, w));
+            }
+        }
+    }
+    match kind {
+        IouType::Bbox => out.geometry = Geometry::Boxes(boxes),
+        IouType::Keypoints => out.geometry = Geometry::Keypoints(kp, boxes),
+        IouType::Segm => {
+            let ids = &out.id;
+            let rles = py
+                .detach(|| segm::rles_of(&segms, |r| format!("annotations[{r}] (id {})", ids[r])))
+                .map_err(|e| to_py(py, e))?;
+            out.geometry = Geometry::Masks(rles);
+        }
+    }
+    Ok(PyEvalAnns { inner: out })
+}
+
+/// `imgs[image_id]['height']`, `['width']`.
+fn image_size(imgs: Option<&Bound<'_, PyAny>>, image_id: i64) -> Option<(u64, u64)> {
+    let img = imgs?.get_item(image_id).ok()?;
+    let h = img.get_item("height").ok()?.extract::<u64>().ok()?;
+    let w = img.get_item("width").ok()?.extract::<u64>().ok()?;
+    Some((h, w))
+}
+
+/// Columns of annotation `rows` of an indexed file, straight from the index's columns (and,
+/// for masks and keypoints, from the records' bytes).
+#[pyfunction]
+pub fn eval_anns_from_index(
+    py: Python<'_>,
+    index: &PyIndex,
+    rows: PyReadonlyArray1<'_, i64>,
+    iou_type: &str,
+    gt: bool,
+) -> PyResult<PyEvalAnns> {
+    let kind = iou_type_of(py, iou_type)?;
+    let idx = index.inner.clone();
+    let n = idx.annotations.len();
+    let rows: Vec<usize> = rows
+        .as_array()
+        .iter()
+        .map(|&r| usize::try_from(r).ok().filter(|&r| r < n))
+        .collect::<Option<_>>()
+        .ok_or_else(|| input_type(py, "rows outside the annotations".into()))?;
+    if !gt {
+        // Detections carry a score: an annotation file has none (pycocotools' KeyError).
+        return Err(to_py(
+            py,
+            Error::Eval("detections need a 'score': load them with loadRes".into()),
+        ));
+    }
+    let result = py.detach(|| from_index(&idx, &rows, kind));
+    Ok(PyEvalAnns {
+        inner: result.map_err(|e| to_py(py, e))?,
+    })
+}
+
+/// The result of `evaluate`, kept in Rust; `cocors.cocoeval` reads it.
+#[pyclass(frozen, module = "cocors._cocors", name = "Evaluation")]
+pub struct PyEvaluation {
+    inner: Evaluation,
+    gt_ids: Vec<i64>,
+    dt_ids: Vec<i64>,
+}
+
+/// `COCOeval.evaluate()` on the columns of both sides: IoU or OKS per (category, image) and
+/// the matching at every area range, without the GIL (numpy's `exp` is called back with it
+/// for OKS, to be exact on every CPU).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    py: Python<'_>,
+    gt: &PyEvalAnns,
+    dt: &PyEvalAnns,
+    iou_type: &str,
+    img_ids: Vec<i64>,
+    cat_ids: Vec<i64>,
+    use_cats: bool,
+    iou_thrs: Vec<f64>,
+    area_rng: Vec<(f64, f64)>,
+    max_det: usize,
+    kpt_oks_sigmas: Vec<f64>,
+    np_exp: &Bound<'_, PyAny>,
+) -> PyResult<PyEvaluation> {
+    let params = Params {
+        iou_type: iou_type_of(py, iou_type)?,
+        img_ids,
+        cat_ids,
+        use_cats,
+        iou_thrs,
+        area_rng: area_rng.into_iter().map(|(a, b)| [a, b]).collect(),
+        max_det,
+        kpt_oks_sigmas,
+    };
+    let np_exp = np_exp.clone().unbind();
+    let mut exp = |buf: &mut [f64]| -> cocors_core::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        Python::attach(|py| -> PyResult<()> {
+            let arr = PyArray1::from_slice(py, buf);
+            np_exp.bind(py).call1((&arr, &arr))?;
+            let ro = arr.readonly();
+            buf.copy_from_slice(ro.as_slice()?);
+            Ok(())
+        })
+        .map_err(|e| Error::Eval(format!("np.exp failed: {e}")))
+    };
+    let (g, d) = (&gt.inner, &dt.inner);
+    let inner = py
+        .detach(|| Evaluation::new(params, g, d, &mut exp))
+        .map_err(|e| to_py(py, e))?;
+    Ok(PyEvaluation {
+        inner,
+        gt_ids: g.id.clone(),
+        dt_ids: d.id.clone(),
+    })
+}
+
+type EvalImgParts<'py> = (
+    Vec<i64>,
+    Vec<i64>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+    Vec<f64>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<bool>>,
+);
+
+#[pymethods]
+impl PyEvaluation {
+    /// `accumulate(p)`: `(precision, recall, scores)` as flat C-order float64 arrays of
+    /// `dims` = (T, R, K, A, M) (recall without R).
+    #[allow(clippy::type_complexity)]
+    fn accumulate<'py>(
+        &self,
+        py: Python<'py>,
+        k_list: Vec<usize>,
+        a_list: Vec<usize>,
+        m_list: Vec<usize>,
+        i_list: Vec<usize>,
+        rec_thrs: Vec<f64>,
+        dims: (usize, usize, usize, usize, usize),
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+        Bound<'py, PyArray1<f64>>,
+    )> {
+        let p = AccumulateParams {
+            k_list,
+            a_list,
+            m_list,
+            i_list,
+            rec_thrs,
+            dims: [dims.0, dims.1, dims.2, dims.3, dims.4],
+        };
+        let acc = py
+            .detach(|| accumulate(&self.inner, &p))
+            .map_err(|e| to_py(py, e))?;
+        Ok((
+            PyArray1::from_vec(py, acc.precision),
+            PyArray1::from_vec(py, acc.recall),
+            PyArray1::from_vec(py, acc.scores),
+        ))
+    }
+
+    /// (category position, image position) of every cell with ground truth or detections.
+    fn cells(&self) -> Vec<(usize, usize)> {
+        (0..self.inner.cell_count())
+            .map(|c| self.inner.cell_key(c))
+            .collect()
+    }
+
+    /// The cell at (category position, image position), or None.
+    fn find_cell(&self, k: usize, i: usize) -> Option<usize> {
+        self.inner.find_cell(k, i)
+    }
+
+    /// IoU matrix of cell `c` as a flat Fortran-order (D x G) array, or None where
+    /// pycocotools has `[]`.
+    fn ious<'py>(
+        &self,
+        py: Python<'py>,
+        c: usize,
+    ) -> Option<(usize, usize, Bound<'py, PyArray1<f64>>)> {
+        let (d, g, v) = self.inner.ious(c)?;
+        Some((d, g, PyArray1::from_slice(py, v)))
+    }
+
+    /// `evaluateImg` of cell `c` at area range `a`: `(dtIds, gtIds, dtMatches, gtMatches,
+    /// dtScores, gtIgnore, dtIgnore)`, matrices flat row-major (T x D, T x G).
+    fn eval_img<'py>(&self, py: Python<'py>, c: usize, a: usize) -> EvalImgParts<'py> {
+        let e: &EvalImg = self.inner.eval_img(c, a);
+        let dt_rows = self.inner.cell_dt(c);
+        let gt_rows = self.inner.cell_gt(c);
+        let dt_ids = dt_rows.iter().map(|&r| self.dt_ids[r as usize]).collect();
+        let gt_ids = e
+            .gt_order
+            .iter()
+            .map(|&j| self.gt_ids[gt_rows[j as usize] as usize])
+            .collect();
+        // pycocotools stores the matched ids in float64 arrays.
+        let f = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+        (
+            dt_ids,
+            gt_ids,
+            PyArray1::from_vec(py, f(&e.dt_matches)),
+            PyArray1::from_vec(py, f(&e.gt_matches)),
+            self.inner.cell_scores(c).to_vec(),
+            PyArray1::from_vec(py, e.gt_ignore.iter().map(|&b| i64::from(b)).collect()),
+            PyArray1::from_slice(py, &e.dt_ignore),
+        )
+    }
+}

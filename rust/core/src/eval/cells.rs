@@ -1,0 +1,135 @@
+//! `_prepare`'s grouping: annotations by (image, category) in `getAnnIds` order, and each
+//! (category, image) cell's detections sorted by score and truncated to `maxDets[-1]`.
+
+use super::{Anns, Params};
+
+/// One (category, image) cell with ground truth or detections.
+#[derive(Debug, Default)]
+pub(super) struct Cell {
+    /// Category position in `params.cat_ids` (0 for all of them without `use_cats`).
+    pub k: usize,
+    /// Image position in `params.img_ids`.
+    pub i: usize,
+    /// Ground-truth rows in `getAnnIds` order (without `use_cats`: by `cat_ids` order first).
+    pub gt: Vec<u32>,
+    /// Detection rows stable-sorted by decreasing score (`np.argsort(-s, kind='mergesort')`)
+    /// and truncated to `max_det`.
+    pub dt: Vec<u32>,
+    /// The scores of `dt`.
+    pub scores: Vec<f64>,
+    /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
+    pub ious: Vec<f64>,
+}
+
+/// numpy's sort order for `-score` ascending: larger scores first, NaN last, ties stable.
+pub(super) fn by_score(a: f64, b: f64) -> std::cmp::Ordering {
+    use std::cmp::Ordering::*;
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Equal,
+        (true, false) => Greater,
+        (false, true) => Less,
+        // `-a < -b` exactly when `b < a` (negation is exact); -0.0 and 0.0 tie.
+        _ => b.partial_cmp(&a).unwrap_or(Equal),
+    }
+}
+
+/// Rows of `anns` keyed by (image position, category id), sorted stably by that key: each
+/// group keeps `getAnnIds` order. Rows of images outside `img_ids` are dropped.
+fn keyed(params: &Params, anns: &Anns) -> Vec<(usize, i64, u32)> {
+    let mut rows: Vec<(usize, i64, u32)> = (0..anns.len())
+        .filter_map(|r| {
+            let i = params.img_ids.binary_search(&anns.image_id[r]).ok()?;
+            Some((i, anns.category_id[r], r as u32))
+        })
+        .collect();
+    rows.sort_by_key(|&(i, c, _)| (i, c));
+    rows
+}
+
+/// The groups of one side by (image position, category id): ranges into the keyed rows.
+fn groups(keyed: &[(usize, i64, u32)]) -> Vec<(usize, i64, std::ops::Range<usize>)> {
+    let mut out = Vec::new();
+    let mut s = 0;
+    while s < keyed.len() {
+        let (i, c, _) = keyed[s];
+        let mut e = s + 1;
+        while e < keyed.len() && (keyed[e].0, keyed[e].1) == (i, c) {
+            e += 1;
+        }
+        out.push((i, c, s..e));
+        s = e;
+    }
+    out
+}
+
+/// The cells of an evaluation, ordered by (category position, image position).
+pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
+    let (gk, dk) = (keyed(params, gt), keyed(params, dt));
+    let (gg, dg) = (groups(&gk), groups(&dk));
+    let rows = |keyed: &[(usize, i64, u32)], r: &std::ops::Range<usize>| -> Vec<u32> {
+        keyed[r.clone()].iter().map(|&(_, _, row)| row).collect()
+    };
+    let mut cells: Vec<Cell> = Vec::new();
+    if params.use_cats {
+        // `cat_ids` is sorted and distinct: a cell per (category, image) group of either side.
+        let mut at = std::collections::HashMap::new();
+        for (side, (keyed, gs)) in [(&gk, &gg), (&dk, &dg)].into_iter().enumerate() {
+            for (i, c, r) in gs {
+                let Ok(k) = params.cat_ids.binary_search(c) else {
+                    continue;
+                };
+                let idx = *at.entry((k, *i)).or_insert_with(|| {
+                    cells.push(Cell {
+                        k,
+                        i: *i,
+                        ..Cell::default()
+                    });
+                    cells.len() - 1
+                });
+                let list = rows(keyed, r);
+                if side == 0 {
+                    cells[idx].gt = list;
+                } else {
+                    cells[idx].dt = list;
+                }
+            }
+        }
+        cells.sort_by_key(|c| (c.k, c.i));
+    } else {
+        // One cell per image: the groups of `cat_ids` in its order (a repeated id repeats).
+        let find = |gs: &[(usize, i64, std::ops::Range<usize>)], i: usize, c: i64| {
+            gs.binary_search_by(|(gi, gc, _)| (*gi, *gc).cmp(&(i, c)))
+                .ok()
+                .map(|p| gs[p].2.clone())
+        };
+        let mut images: Vec<usize> = gg.iter().chain(&dg).map(|g| g.0).collect();
+        images.dedup();
+        images.sort_unstable();
+        images.dedup();
+        for i in images {
+            let mut cell = Cell {
+                k: 0,
+                i,
+                ..Cell::default()
+            };
+            for &c in &params.cat_ids {
+                if let Some(r) = find(&gg, i, c) {
+                    cell.gt.extend(rows(&gk, &r));
+                }
+                if let Some(r) = find(&dg, i, c) {
+                    cell.dt.extend(rows(&dk, &r));
+                }
+            }
+            if !(cell.gt.is_empty() && cell.dt.is_empty()) {
+                cells.push(cell);
+            }
+        }
+    }
+    for cell in &mut cells {
+        cell.dt
+            .sort_by(|&a, &b| by_score(dt.score[a as usize], dt.score[b as usize]));
+        cell.dt.truncate(params.max_det);
+        cell.scores = cell.dt.iter().map(|&d| dt.score[d as usize]).collect();
+    }
+    cells
+}

@@ -1,0 +1,375 @@
+//! COCOeval (`pycocotools.cocoeval`) over columns: per-image IoU or OKS, greedy matching and
+//! accumulation into precision / recall / scores arrays, bit-exact with pycocotools 2.0.11.
+//!
+//! The work is split as pycocotools splits it, so that each rule can be checked against its
+//! source: [`cells`] groups annotations by (category, image) as `_prepare` does, [`Evaluation::new`]
+//! is `computeIoU`/`computeOks` + `evaluateImg`, [`accumulate`] is `accumulate`. Cells run in
+//! parallel; each cell is computed by one task with the same code, so results never depend on
+//! the thread count.
+
+mod accumulate;
+mod cells;
+mod from_index;
+mod matching;
+mod oks;
+
+pub use accumulate::{accumulate, AccumulateParams, Accumulated};
+pub use from_index::from_index;
+pub use matching::EvalImg;
+pub use oks::pairwise_sum;
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::parallel;
+use crate::rle::{ops, Rle};
+use cells::Cell;
+
+/// Which overlap `evaluate` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IouType {
+    Bbox,
+    Segm,
+    Keypoints,
+}
+
+/// Keypoints of a set of annotations: `x, y, v` triples, concatenated.
+#[derive(Debug, Clone, Default)]
+pub struct Keypoints {
+    pub values: Vec<f64>,
+    /// Where each annotation's triples start in `values` (n + 1 entries).
+    pub starts: Vec<usize>,
+}
+
+impl Keypoints {
+    fn of(&self, i: usize) -> &[f64] {
+        let (s, e) = (self.starts[i], self.starts[i + 1]);
+        &self.values[s..e]
+    }
+}
+
+/// The shapes that IoU or OKS is computed from.
+#[derive(Debug, Clone)]
+pub enum Geometry {
+    Boxes(Vec<[f64; 4]>),
+    Masks(Vec<Rle>),
+    /// Keypoints, with the boxes that OKS uses for ground truth without visible keypoints.
+    Keypoints(Keypoints, Vec<[f64; 4]>),
+}
+
+/// One side of an evaluation (ground truth or detections) as columns, in `getAnnIds` order.
+#[derive(Debug, Clone)]
+pub struct Anns {
+    pub id: Vec<i64>,
+    pub image_id: Vec<i64>,
+    pub category_id: Vec<i64>,
+    pub area: Vec<f64>,
+    /// Detection scores (empty for ground truth).
+    pub score: Vec<f64>,
+    /// Ground truth: `int(iscrowd) != 0`, the crowd rule of IoU and matching.
+    pub crowd: Vec<bool>,
+    /// Ground truth: `_prepare`'s `ignore` (`iscrowd` truthy; for keypoints also
+    /// `num_keypoints == 0`).
+    pub ignore: Vec<bool>,
+    pub geometry: Geometry,
+}
+
+impl Anns {
+    /// No annotations, with the empty geometry of `kind`.
+    pub fn empty(kind: IouType) -> Anns {
+        Anns {
+            id: Vec::new(),
+            image_id: Vec::new(),
+            category_id: Vec::new(),
+            area: Vec::new(),
+            score: Vec::new(),
+            crowd: Vec::new(),
+            ignore: Vec::new(),
+            geometry: match kind {
+                IouType::Bbox => Geometry::Boxes(Vec::new()),
+                IouType::Segm => Geometry::Masks(Vec::new()),
+                IouType::Keypoints => Geometry::Keypoints(
+                    Keypoints {
+                        values: Vec::new(),
+                        starts: vec![0],
+                    },
+                    Vec::new(),
+                ),
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
+    fn check(&self, side: &str, gt: bool, kind: IouType) -> Result<()> {
+        let n = self.len();
+        let geometry = match &self.geometry {
+            Geometry::Boxes(b) => b.len() == n && kind == IouType::Bbox,
+            Geometry::Masks(m) => m.len() == n && kind == IouType::Segm,
+            Geometry::Keypoints(k, b) => {
+                k.starts.len() == n + 1
+                    && k.starts.windows(2).all(|w| w[0] <= w[1])
+                    && k.starts.last().copied() == Some(k.values.len())
+                    && (!gt || b.len() == n)
+                    && kind == IouType::Keypoints
+            }
+        };
+        let columns = [self.image_id.len(), self.category_id.len(), self.area.len()]
+            .iter()
+            .all(|&l| l == n)
+            && (gt || self.score.len() == n)
+            && (!gt || (self.crowd.len() == n && self.ignore.len() == n));
+        if geometry && columns {
+            Ok(())
+        } else {
+            Err(Error::Eval(format!(
+                "{side}: columns of different lengths or geometry not of the iouType"
+            )))
+        }
+    }
+}
+
+/// The parameters `evaluate` uses (pycocotools' `Params` after `evaluate` normalised them).
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub iou_type: IouType,
+    /// Sorted, distinct (`np.unique`).
+    pub img_ids: Vec<i64>,
+    /// Sorted and distinct with `use_cats`; as given (repeats included) without.
+    pub cat_ids: Vec<i64>,
+    pub use_cats: bool,
+    pub iou_thrs: Vec<f64>,
+    /// `[lo, hi]`, inclusive in evaluation.
+    pub area_rng: Vec<[f64; 2]>,
+    /// `maxDets[-1]`: detections kept per image and category.
+    pub max_det: usize,
+    pub kpt_oks_sigmas: Vec<f64>,
+}
+
+/// The result of `evaluate`: for every (category, image) cell with ground truth or
+/// detections, its IoU matrix and one [`EvalImg`] per area range.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub params: Params,
+    /// Cells ordered by (category position, image position).
+    cells: Vec<Cell>,
+    /// `evals[c * A + a]`: cell `c` at area range `a`.
+    evals: Vec<EvalImg>,
+}
+
+impl Evaluation {
+    /// `evaluate()`: IoU (or OKS) of every cell, then the matching at every area range.
+    /// `exp` computes `e -> exp(e)` in place over a buffer of OKS exponents: pass numpy's
+    /// `np.exp` to be exact where pycocotools runs (numpy's AVX-512 `exp` differs from libm by
+    /// one ulp on some inputs, so OKS values depend on the exp used; see [`oks`]).
+    pub fn new(
+        params: Params,
+        gt: &Anns,
+        dt: &Anns,
+        exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+    ) -> Result<Evaluation> {
+        gt.check("gt", true, params.iou_type)?;
+        dt.check("dt", false, params.iou_type)?;
+        if let Some(&nan) = params.area_rng.iter().flatten().find(|v| v.is_nan()) {
+            return Err(Error::Eval(format!("areaRng holds {nan}")));
+        }
+        let mut cells = cells::group(&params, gt, dt);
+        let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() + 1).sum();
+        match params.iou_type {
+            IouType::Bbox => for_cells(&mut cells, work, |c| {
+                c.box_ious(gt, dt);
+                Ok(())
+            })?,
+            IouType::Segm => {
+                let gt_masks = Masks::of(gt).map_err(|e| e.in_list("gt"))?;
+                let dt_masks = Masks::of(dt).map_err(|e| e.in_list("dt"))?;
+                for_cells(&mut cells, work * 8, |c| {
+                    c.mask_ious(gt, &gt_masks, &dt_masks)
+                })?;
+            }
+            IouType::Keypoints => {
+                // pycocotools' computeOks reads `_gts[imgId, catId]`, empty for useCats=0's
+                // catId -1: no OKS, so nothing matches.
+                if params.use_cats {
+                    oks::compute(&params, &mut cells, gt, dt, exp)?;
+                }
+            }
+        }
+        let areas = params.area_rng.len();
+        let evals: Vec<EvalImg> = {
+            let one = |c: &Cell| -> Vec<EvalImg> {
+                params
+                    .area_rng
+                    .iter()
+                    .map(|rng| matching::evaluate_img(&params, c, gt, dt, *rng))
+                    .collect()
+            };
+            if parallel::worth_parallel(cells.len(), work * areas) {
+                parallel::install(|| cells.par_iter().flat_map_iter(one).collect())
+            } else {
+                cells.iter().flat_map(one).collect()
+            }
+        };
+        Ok(Evaluation {
+            params,
+            cells,
+            evals,
+        })
+    }
+
+    /// Number of (category, image) cells with ground truth or detections.
+    pub fn cell_count(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The (category position, image position) of cell `c`.
+    pub fn cell_key(&self, c: usize) -> (usize, usize) {
+        (self.cells[c].k, self.cells[c].i)
+    }
+
+    /// The cell at (category position, image position), if it has anything.
+    pub fn find_cell(&self, k: usize, i: usize) -> Option<usize> {
+        self.cells
+            .binary_search_by(|c| (c.k, c.i).cmp(&(k, i)))
+            .ok()
+    }
+
+    /// IoU matrix of cell `c` (D x G, entry `(d, g)` at `g * D + d`, detections in score order,
+    /// ground truth in `getAnnIds` order), or None where pycocotools has `[]`.
+    pub fn ious(&self, c: usize) -> Option<(usize, usize, &[f64])> {
+        let cell = &self.cells[c];
+        let (d, g) = (cell.dt.len(), cell.gt.len());
+        if cell.ious.is_empty() {
+            None
+        } else {
+            Some((d, g, &cell.ious))
+        }
+    }
+
+    /// The `evaluateImg` result of cell `c` at area range `a`.
+    pub fn eval_img(&self, c: usize, a: usize) -> &EvalImg {
+        &self.evals[c * self.params.area_rng.len() + a]
+    }
+
+    /// Detection rows (into the `dt` columns) of cell `c` in score order, truncated.
+    pub fn cell_dt(&self, c: usize) -> &[u32] {
+        &self.cells[c].dt
+    }
+
+    /// Scores of the detections of cell `c`, in its order.
+    pub fn cell_scores(&self, c: usize) -> &[f64] {
+        &self.cells[c].scores
+    }
+
+    /// Ground-truth rows of cell `c` in `getAnnIds` order.
+    pub fn cell_gt(&self, c: usize) -> &[u32] {
+        &self.cells[c].gt
+    }
+}
+
+/// Runs `f` over every cell, in parallel when worth it; the first error in cell order.
+fn for_cells(
+    cells: &mut [Cell],
+    work: usize,
+    f: impl Fn(&mut Cell) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    let results: Vec<Result<()>> = if parallel::worth_parallel(cells.len(), work) {
+        parallel::install(|| cells.par_iter_mut().map(&f).collect())
+    } else {
+        cells.iter_mut().map(&f).collect()
+    };
+    results.into_iter().collect()
+}
+
+/// The masks of one side with what `rleIou` computes once per mask: its box and, for
+/// canonical runs, its foreground intervals.
+struct Masks<'a> {
+    rles: &'a [Rle],
+    boxes: Vec<[f64; 4]>,
+    fg: Vec<Option<ops::Foreground>>,
+}
+
+impl<'a> Masks<'a> {
+    fn of(anns: &'a Anns) -> Result<Masks<'a>> {
+        let rles: &[Rle] = match &anns.geometry {
+            Geometry::Masks(m) => m,
+            _ => &[],
+        };
+        let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
+        let each = |(i, r): (usize, &Rle)| -> Result<([f64; 4], Option<ops::Foreground>)> {
+            Ok((
+                ops::to_bbox(r).map_err(|e| e.at_item(i))?,
+                ops::Foreground::of(r),
+            ))
+        };
+        let both: Vec<Result<_>> = if parallel::worth_parallel(rles.len(), runs) {
+            parallel::install(|| rles.par_iter().enumerate().map(each).collect())
+        } else {
+            rles.iter().enumerate().map(each).collect()
+        };
+        let (boxes, fg) = both
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        Ok(Masks { rles, boxes, fg })
+    }
+}
+
+impl Cell {
+    /// `maskUtils.iou` of the cell's boxes (`bbIou`).
+    fn box_ious(&mut self, gt: &Anns, dt: &Anns) {
+        let (Geometry::Boxes(gb), Geometry::Boxes(db)) = (&gt.geometry, &dt.geometry) else {
+            return;
+        };
+        if self.dt.is_empty() || self.gt.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.dt.len() * self.gt.len());
+        for &g in &self.gt {
+            let (g, crowd) = (&gb[g as usize], gt.crowd[g as usize]);
+            out.extend(
+                self.dt
+                    .iter()
+                    .map(|&d| ops::bbox_iou(&db[d as usize], g, crowd)),
+            );
+        }
+        self.ious = out;
+    }
+
+    /// `maskUtils.iou` of the cell's masks (`rleIou`).
+    fn mask_ious(&mut self, gt: &Anns, gm: &Masks<'_>, dm: &Masks<'_>) -> Result<()> {
+        if self.dt.is_empty() || self.gt.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(self.dt.len() * self.gt.len());
+        for &g in &self.gt {
+            let g = g as usize;
+            let crowd = gt.crowd[g];
+            for &d in &self.dt {
+                let d = d as usize;
+                let v = ops::rle_iou_with_boxes(
+                    (&dm.rles[d], dm.fg[d].as_ref()),
+                    &dm.boxes[d],
+                    (&gm.rles[g], gm.fg[g].as_ref()),
+                    &gm.boxes[g],
+                    crowd,
+                )
+                .map_err(|e| {
+                    Error::Eval(format!(
+                        "detection row {d} against ground-truth row {g}: {e}"
+                    ))
+                })?;
+                out.push(v);
+            }
+        }
+        self.ious = out;
+        Ok(())
+    }
+}
