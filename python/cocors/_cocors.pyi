@@ -26,6 +26,11 @@ __all__ = [
     "get_num_threads",
     "Index",
     "image_targets",
+    "EvalAnns",
+    "Evaluation",
+    "eval_anns_from_dicts",
+    "eval_anns_from_index",
+    "evaluate",
 ]
 
 __version__: str
@@ -139,3 +144,67 @@ def image_targets(
     npt.NDArray[np.float64],
 ]:
     """(ann_ids, boxes, category_ids, iscrowd, areas) of an image's annotations."""
+
+@final
+class EvalAnns:
+    """One side of an evaluation as columns (see cocors.cocoeval)."""
+
+    def __len__(self) -> int: ...
+
+@final
+class Evaluation:
+    """The result of evaluate(), kept in Rust (see cocors.cocoeval)."""
+
+    def accumulate(
+        self,
+        k_list: Sequence[int],
+        a_list: Sequence[int],
+        m_list: Sequence[int],
+        i_list: Sequence[int],
+        rec_thrs: Sequence[float],
+        dims: Tuple[int, int, int, int, int],
+    ) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(precision, recall, scores) flat in C order."""
+    def cells(self) -> List[Tuple[int, int]]:
+        """(category position, image position) of every cell with gt or dt."""
+    def find_cell(self, k: int, i: int) -> Optional[int]:
+        """The cell at (category position, image position)."""
+    def ious(self, c: int) -> Optional[Tuple[int, int, npt.NDArray[np.float64]]]:
+        """(D, G, flat Fortran-order IoU) of cell c, or None for pycocotools' []."""
+    def eval_img(
+        self, c: int, a: int
+    ) -> Tuple[
+        List[int],
+        List[int],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        List[float],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.bool_],
+    ]:
+        """evaluateImg of cell c at area range a, matrices flat row-major."""
+
+def eval_anns_from_dicts(
+    anns: List[Any], iou_type: str, gt: bool, imgs: Optional[Any] = None
+) -> EvalAnns:
+    """Columns of annotation dicts."""
+
+def eval_anns_from_index(
+    index: Index, rows: npt.NDArray[np.int64], iou_type: str, gt: bool
+) -> EvalAnns:
+    """Ground-truth columns of rows of an indexed file."""
+
+def evaluate(
+    gt: EvalAnns,
+    dt: EvalAnns,
+    iou_type: str,
+    img_ids: Sequence[int],
+    cat_ids: Sequence[int],
+    use_cats: bool,
+    iou_thrs: Sequence[float],
+    area_rng: Sequence[Tuple[float, float]],
+    max_det: int,
+    kpt_oks_sigmas: Sequence[float],
+    np_exp: Any,
+) -> Evaluation:
+    """COCOeval.evaluate() on two column sets."""

@@ -9,15 +9,12 @@ from typing import List
 
 
 def install_as_pycocotools() -> None:
-    """Make ``import pycocotools``, ``pycocotools.coco``, ``pycocotools.mask`` (and
-    ``pycocotools._mask``) resolve to cocors, so that code written for pycocotools runs
-    unchanged. Call it before that code imports pycocotools: modules that already hold
-    pycocotools objects keep them.
-
-    Submodules cocors does not provide yet (``pycocotools.cocoeval``) still load from an
-    installed pycocotools, and then run on cocors' ``COCO`` and Mask API.
+    """Make ``import pycocotools``, ``pycocotools.coco``, ``pycocotools.mask``,
+    ``pycocotools.cocoeval`` (and ``pycocotools._mask``) resolve to cocors, so that code
+    written for pycocotools runs unchanged. Call it before that code imports pycocotools:
+    modules that already hold pycocotools objects keep them.
     """
-    from . import coco, mask
+    from . import coco, cocoeval, mask
 
     existing = sys.modules.get("pycocotools")
     if getattr(existing, "__cocors__", False):
@@ -35,9 +32,9 @@ def install_as_pycocotools() -> None:
     package.coco = coco  # type: ignore[attr-defined]
     package.mask = mask  # type: ignore[attr-defined]
     package._mask = mask  # type: ignore[attr-defined]
-    for name in [n for n in sys.modules if n == "pycocotools.cocoeval"]:
-        del sys.modules[name]
+    package.cocoeval = cocoeval  # type: ignore[attr-defined]
     sys.modules["pycocotools"] = package
     sys.modules["pycocotools.coco"] = coco
     sys.modules["pycocotools.mask"] = mask
     sys.modules["pycocotools._mask"] = mask
+    sys.modules["pycocotools.cocoeval"] = cocoeval

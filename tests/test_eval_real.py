@@ -1,0 +1,231 @@
+"""cocors.COCOeval == pycocotools' COCOeval on the real samples in tests/data: every array,
+stats, the printed summary, evalImgs and ious; custom params; the published summaries; the
+one-call API, the command line and install_as_pycocotools."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO as PyCOCO
+
+import cocors
+from cocors.cocoeval import COCOeval
+
+from eval_helpers import assert_array_identical, quiet, run_both
+
+DATA = Path(__file__).parent / "data"
+GT = DATA / "instances_val2014_100.json"
+BBOX = DATA / "instances_val2014_fakebbox100_results.json"
+SEGM = DATA / "instances_val2014_fakesegm100_results.json"
+KP = [
+    (DATA / "person_keypoints_example_val.json", DATA / "person_keypoints_example_preds.json"),
+    (DATA / "keypoints_crowd_gt.json", DATA / "keypoints_crowd_dt.json"),
+]
+
+CASES = [
+    (GT, BBOX, "bbox"),
+    (GT, SEGM, "segm"),
+    (GT, SEGM, "bbox"),  # segm results evaluated by their boxes
+    (GT, BBOX, "segm"),  # bbox results evaluated as box polygons
+    (KP[0][0], KP[0][1], "keypoints"),
+    (KP[1][0], KP[1][1], "keypoints"),
+    (KP[0][0], KP[0][1], "bbox"),
+]
+
+
+def load_both(gt: Path, dt: Path):
+    (g_py, d_py), _ = quiet(lambda: (lambda g: (g, g.loadRes(str(dt))))(PyCOCO(str(gt))))
+    (g, d), _ = quiet(lambda: (lambda g: (g, g.loadRes(str(dt))))(cocors.COCO(str(gt))))
+    return g_py, d_py, g, d
+
+
+@pytest.mark.parametrize("gt,dt,iou_type", CASES, ids=[f"{c[0].stem}-{c[1].stem}-{c[2]}" for c in CASES])
+def test_file_backed_equals_pycocotools(gt, dt, iou_type):
+    run_both(*load_both(gt, dt), iou_type)
+
+
+@pytest.mark.parametrize("iou_type,dt", [("bbox", BBOX), ("segm", SEGM)])
+def test_pycocotools_and_dict_objects_work_too(iou_type, dt):
+    """A pycocotools COCO (through loadAnns dicts) and a dict-backed cocors COCO give the same."""
+    g_py, d_py, _, _ = load_both(GT, dt)
+    g2, d2, _, _ = load_both(GT, dt)
+    run_both(g_py, d_py, g2, d2, iou_type, deep=False)
+    with open(GT) as f:
+        dataset = json.load(f)
+    (g3, d3), _ = quiet(lambda: (lambda g: (g, g.loadRes(str(dt))))(cocors.COCO(dataset)))
+    g4, d4, _, _ = load_both(GT, dt)
+    run_both(g4, d4, g3, d3, iou_type, deep=False)
+
+
+def test_published_summaries():
+    """The summaries cocoapi publishes for the fake results (3 decimals)."""
+    text = (DATA / "val2014_fake_eval_res.txt").read_text()
+    published = {}
+    for block in text.split("type=")[1:]:
+        kind = block.split()[0]
+        published[kind] = [float(v) for v in re.findall(r"\] = (-?[0-9.]+)", block)]
+    for kind, dt in (("bbox", BBOX), ("segm", SEGM)):
+        result = cocors.evaluate(GT, dt, kind)
+        assert [round(float(s), 3) for s in result["stats"]] == published[kind][:12]
+
+
+def custom_params():
+    """Parameter changes users make, each applied to both implementations."""
+    def img_subset(p):
+        p.imgIds = p.imgIds[5:40]
+
+    def cat_subset(p):
+        p.catIds = [1, 3, 18, 62]
+
+    def no_cats(p):
+        p.useCats = 0
+
+    def max_dets(p):
+        p.maxDets = [1, 10, 300]  # stats[0] becomes -1, as in pycocotools (cocoapi #558)
+
+    def max_dets_small(p):
+        p.maxDets = [3, 1, 2]
+
+    def area_edges(p):
+        p.areaRng = [[0, 1e10], [0, 2000.5], [2000.5, 5000], [5000, 1e10]]
+
+    def iou_grid(p):
+        p.iouThrs = np.array([0.3, 0.5, 0.5, 0.9999999999, 1.0])
+
+    def rec_grid(p):
+        p.recThrs = np.linspace(0, 1, 11)
+
+    return [img_subset, cat_subset, no_cats, max_dets, max_dets_small, area_edges, iou_grid, rec_grid]
+
+
+@pytest.mark.parametrize("set_params", custom_params(), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("iou_type,dt", [("bbox", BBOX), ("segm", SEGM)])
+def test_custom_params(set_params, iou_type, dt):
+    run_both(*load_both(GT, dt), iou_type, set_params=set_params)
+
+
+def test_keypoints_without_cats():
+    # pycocotools' computeOks reads the (imgId, -1) group, which is empty: nothing matches.
+    run_both(*load_both(*KP[0]), "keypoints", set_params=lambda p: setattr(p, "useCats", 0))
+
+
+def test_accumulate_with_other_params():
+    """accumulate(p) with a p that differs from the evaluated params, resolved the way
+    pycocotools resolves it."""
+    g_py, d_py, g, d = load_both(GT, BBOX)
+    from pycocotools.cocoeval import COCOeval as PyCOCOeval
+
+    theirs, ours = PyCOCOeval(g_py, d_py, "bbox"), COCOeval(g, d, "bbox")
+    for E in (theirs, ours):
+        quiet(E.evaluate)
+        p = copy.deepcopy(E.params)
+        p.catIds = p.catIds[:20]
+        p.maxDets = [10, 100]
+        p.areaRng = p.areaRng[:2]
+        p.imgIds = p.imgIds[:50]
+        quiet(lambda: E.accumulate(p))
+    for key in ("precision", "recall", "scores"):
+        assert_array_identical(ours.eval[key], theirs.eval[key], key)
+
+
+def test_one_call_and_command_line():
+    result = cocors.evaluate(str(GT), str(SEGM), "segm")
+    g_py, d_py, g, d = load_both(GT, SEGM)
+    ours, theirs = run_both(g_py, d_py, g, d, "segm", deep=False)
+    assert_array_identical(result["stats"], theirs.stats, "stats")
+    assert_array_identical(result["precision"], theirs.eval["precision"], "precision")
+    out = subprocess.run(
+        [sys.executable, "-m", "cocors", "eval", str(GT), str(SEGM), "--iou-type", "segm"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    _, printed = quiet(theirs.summarize)
+    assert out == printed
+
+
+def test_install_as_pycocotools_runs_cocors_eval():
+    code = f"""
+import cocors
+cocors.install_as_pycocotools()
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+import cocors.cocoeval
+assert COCOeval is cocors.cocoeval.COCOeval, COCOeval
+g = COCO({str(GT)!r}); d = g.loadRes({str(BBOX)!r})
+E = COCOeval(g, d, 'bbox'); E.evaluate(); E.accumulate(); E.summarize()
+print('STATS', repr(E.stats.tolist()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    stats = eval(out.split("STATS ")[1])
+    g_py, d_py, g, d = load_both(GT, BBOX)
+    _, theirs = run_both(g_py, d_py, g, d, "bbox", deep=False)
+    assert stats == theirs.stats.tolist()
+
+
+def test_results_do_not_depend_on_threads():
+    g_py, d_py, g, d = load_both(GT, SEGM)
+    got = []
+    for n in (1, 2, 3):
+        cocors.set_num_threads(n)
+        E = COCOeval(g, d, "segm")
+        quiet(E.evaluate)
+        quiet(E.accumulate)
+        got.append(E.eval["precision"])
+    cocors.set_num_threads(0)
+    for p in got[1:]:
+        assert_array_identical(p, got[0], "precision")
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_errors_are_clear():
+    g = quiet(lambda: cocors.COCO(str(GT)))[0]
+    with open(BBOX) as f:
+        res = json.load(f)
+    del res[3]["score"]
+    d = quiet(lambda: g.loadRes(res))[0]
+    E = COCOeval(g, d, "bbox")
+    with pytest.raises(cocors.SchemaError, match=r"annotations\[3\] \(id 4\).*score"):
+        quiet(E.evaluate)
+
+    E = COCOeval(g, quiet(lambda: g.loadRes(str(BBOX)))[0], "bbox")
+    with pytest.raises(Exception, match="Please run accumulate"):
+        E.summarize()
+    with pytest.raises(cocors.EvalError, match="evaluate"):
+        quiet(E.accumulate)
+    E.params.maxDets = [1, 10]
+    quiet(E.evaluate)
+    quiet(E.accumulate)
+    with pytest.raises(cocors.EvalError, match="3 maxDets"):
+        quiet(E.summarize)
+    with pytest.raises(Exception, match="iouType not supported"):
+        COCOeval(g, d, "boxes")
+
+
+def test_keypoint_length_mismatch_is_an_error():
+    gk = quiet(lambda: cocors.COCO(str(KP[0][0])))[0]
+    with open(KP[0][1]) as f:
+        preds = json.load(f)
+    preds[0]["keypoints"] = preds[0]["keypoints"][:-3]
+    d = quiet(lambda: gk.loadRes(preds))[0]
+    E = COCOeval(gk, d, "keypoints")
+    with pytest.raises(cocors.EvalError, match="keypoint values"):
+        quiet(E.evaluate)
+
+
+def test_missing_iscrowd_in_dict_ground_truth():
+    with open(GT) as f:
+        dataset = json.load(f)
+    del dataset["annotations"][7]["iscrowd"]
+    g = quiet(lambda: cocors.COCO(dataset))[0]
+    d = quiet(lambda: g.loadRes(str(BBOX)))[0]
+    E = COCOeval(g, d, "bbox")
+    with pytest.raises(cocors.SchemaError, match=r"annotations\[\d+\] \(id \d+\).*iscrowd"):
+        quiet(E.evaluate)
