@@ -77,31 +77,35 @@ class Params:
         self.useSegm: Any = None
 
 
-def _rows_of(coco: Any, ids: List[Any]) -> Optional[np.ndarray]:
-    """Rows of annotation ids in a file-backed cocors COCO (the last record of a repeated id,
-    as ``loadAnns`` finds it), or None for any other COCO object."""
+def _side(coco: Any, p: Params, gt: bool) -> Any:
+    """One side of the evaluation as Rust columns, holding what ``_prepare`` selects.
+
+    ``_prepare`` takes ``loadAnns(getAnnIds(imgIds, catIds))``: per image (sorted), its
+    annotations in file order, of the selected categories; a repeated annotation id loads the
+    last record with that id. The Rust side groups by (image, category) keeping file order and
+    drops images and categories outside the params, so where ids are distinct every
+    annotation can be passed as it is, without building the id list in Python."""
     from .coco import COCO
 
-    if not (isinstance(coco, COCO) and coco._file_backed()):
-        return None
-    keys = np.asarray(ids, dtype=np.int64) if len(ids) else np.zeros(0, dtype=np.int64)
-    rows = coco._index.rows("annotations", keys)
-    return rows if bool(np.all(rows >= 0)) else None
-
-
-def _side(coco: Any, p: Params, gt: bool) -> Any:
-    """One side of the evaluation as Rust columns, selected as ``_prepare`` selects it."""
-    if p.useCats:
-        ids = coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds)
-    else:
-        ids = coco.getAnnIds(imgIds=p.imgIds)
-    if gt:
-        rows = _rows_of(coco, ids)
-        if rows is not None:
-            return _cocors.eval_anns_from_index(coco._index, rows, p.iouType, True)
-    anns = coco.loadAnns(ids)
+    if gt and isinstance(coco, COCO) and coco._file_backed():
+        index = coco._index
+        if not index.has_duplicate_ids("annotations"):
+            rows = np.arange(index.count("annotations"), dtype=np.int64)
+            if p.iouType == "keypoints" and p.useCats:
+                # Only the selected categories' records are read for their keypoints.
+                cats = index.annotation_columns()["category_id"]
+                rows = rows[np.isin(cats, np.asarray(p.catIds, dtype=np.int64))]
+        else:
+            ids = coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds) if p.useCats else coco.getAnnIds(imgIds=p.imgIds)
+            rows = index.rows("annotations", np.asarray(ids, dtype=np.int64).reshape(-1))
+        return _cocors.eval_anns_from_index(index, rows, p.iouType, True)
     imgs = coco.imgs if p.iouType == "segm" else None
-    return _cocors.eval_anns_from_dicts(list(anns), p.iouType, gt, imgs)
+    dataset = getattr(coco, "dataset", None)
+    anns = dataset.get("annotations") if isinstance(dataset, dict) else None
+    if type(anns) is list and isinstance(coco.anns, dict) and len(coco.anns) == len(anns):
+        return _cocors.eval_anns_from_dicts(anns, p.iouType, gt, imgs)
+    ids = coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds) if p.useCats else coco.getAnnIds(imgIds=p.imgIds)
+    return _cocors.eval_anns_from_dicts(list(coco.loadAnns(ids)), p.iouType, gt, imgs)
 
 
 def _index_lists(p: Params, pe: Params) -> Any:

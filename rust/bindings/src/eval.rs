@@ -12,6 +12,7 @@ use cocors_core::index::json::Value;
 use cocors_core::index::segm;
 use cocors_core::Error;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -153,9 +154,9 @@ fn numbers(v: &Bound<'_, PyAny>, out: &mut Vec<f64>) -> Option<()> {
 /// for polygon segmentations, as `annToRLE` takes it.
 #[pyfunction]
 #[pyo3(signature = (anns, iou_type, gt, imgs=None))]
-pub fn eval_anns_from_dicts(
-    py: Python<'_>,
-    anns: &Bound<'_, PyList>,
+pub fn eval_anns_from_dicts<'py>(
+    py: Python<'py>,
+    anns: &Bound<'py, PyList>,
     iou_type: &str,
     gt: bool,
     imgs: Option<&Bound<'_, PyAny>>,
@@ -180,29 +181,31 @@ pub fn eval_anns_from_dicts(
         let d = ann
             .cast::<PyDict>()
             .map_err(|_| err("", "an annotation dict", None))?;
-        let get = |key: &str| d.get_item(key).ok().flatten();
-        let id = get("id")
+        let get = |key: &Bound<'py, PyString>| field(d, key);
+        let id = get(intern!(py, "id"))
             .and_then(|v| integer(&v))
             .ok_or_else(|| err("id", "an integer id", None))?;
-        let int_field = |key: &str| {
+        let int_field = |key: &Bound<'py, PyString>, name: &str| {
             get(key)
                 .and_then(|v| integer(&v))
-                .ok_or_else(|| err(key, "an integer", Some(id)))
+                .ok_or_else(|| err(name, "an integer", Some(id)))
         };
-        let num_field = |key: &str| {
+        let num_field = |key: &Bound<'py, PyString>, name: &str| {
             get(key)
                 .and_then(|v| number(&v))
-                .ok_or_else(|| err(key, "a number", Some(id)))
+                .ok_or_else(|| err(name, "a number", Some(id)))
         };
-        let image_id = int_field("image_id")?;
+        let image_id = int_field(intern!(py, "image_id"), "image_id")?;
         out.id.push(id);
         out.image_id.push(image_id);
-        out.category_id.push(int_field("category_id")?);
-        out.area.push(num_field("area")?);
+        out.category_id
+            .push(int_field(intern!(py, "category_id"), "category_id")?);
+        out.area.push(num_field(intern!(py, "area"), "area")?);
         if gt {
             // `_prepare`: ignore = 'iscrowd' in gt and gt['iscrowd']; the IoU and matching
             // crowd rule reads int(iscrowd).
-            let c = get("iscrowd").ok_or_else(|| err("iscrowd", "0 or 1", Some(id)))?;
+            let c =
+                get(intern!(py, "iscrowd")).ok_or_else(|| err("iscrowd", "0 or 1", Some(id)))?;
             let truthy = c.is_truthy()?;
             let crowd = match integer(&c) {
                 Some(i) => i != 0,
@@ -212,18 +215,18 @@ pub fn eval_anns_from_dicts(
             };
             let mut ignore = truthy;
             if kind == IouType::Keypoints {
-                let n = get("num_keypoints")
+                let n = get(intern!(py, "num_keypoints"))
                     .ok_or_else(|| err("num_keypoints", "a number", Some(id)))?;
                 ignore = n.eq(0)? || ignore;
             }
             out.crowd.push(crowd);
             out.ignore.push(ignore);
         } else {
-            out.score.push(num_field("score")?);
+            out.score.push(num_field(intern!(py, "score"), "score")?);
         }
         let bbox = |what: &str| -> PyResult<[f64; 4]> {
             let mut v = Vec::with_capacity(4);
-            get("bbox")
+            get(intern!(py, "bbox"))
                 .and_then(|b| numbers(&b, &mut v))
                 .filter(|_| v.len() == 4)
                 .ok_or_else(|| err("bbox", what, Some(id)))?;
@@ -235,13 +238,13 @@ pub fn eval_anns_from_dicts(
                 if gt {
                     boxes.push(bbox("[x, y, width, height] (OKS of unlabelled keypoints)")?);
                 }
-                get("keypoints")
+                get(intern!(py, "keypoints"))
                     .and_then(|k| numbers(&k, &mut kp.values))
                     .ok_or_else(|| err("keypoints", "a list of x, y, v numbers", Some(id)))?;
                 kp.starts.push(kp.values.len());
             }
             IouType::Segm => {
-                let seg = get("segmentation")
+                let seg = get(intern!(py, "segmentation"))
                     .ok_or_else(|| err("segmentation", "polygons or an RLE", Some(id)))?;
                 let value = to_value(&seg)
                     .ok_or_else(|| err("segmentation", "polygons or an RLE", Some(id)))?;
@@ -275,6 +278,10 @@ pub fn eval_anns_from_dicts(
         }
     }
     Ok(PyEvalAnns { inner: out })
+}
+
+fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>) -> Option<Bound<'py, PyAny>> {
+    d.get_item(key).ok().flatten()
 }
 
 /// `imgs[image_id]['height']`, `['width']`.

@@ -233,6 +233,13 @@ impl Evaluation {
         (self.cells[c].k, self.cells[c].i)
     }
 
+    /// The cells of category position `k`, in image order.
+    pub fn category_cells(&self, k: usize) -> std::ops::Range<usize> {
+        let start = self.cells.partition_point(|c| c.k < k);
+        let end = self.cells.partition_point(|c| c.k <= k);
+        start..end
+    }
+
     /// The cell at (category position, image position), if it has anything.
     pub fn find_cell(&self, k: usize, i: usize) -> Option<usize> {
         self.cells

@@ -1,0 +1,151 @@
+"""Property: on generated ground truth and detections, cocors.COCOeval == pycocotools' COCOeval
+(precision, recall, scores, stats, printed summary, evalImgs, ious), for bbox, segm and
+keypoints, with random custom params.
+
+The generator aims at the edge cases: crowd regions, images with only ground truth or only
+detections, empty images, duplicate scores, areas exactly on the range edges, annotation id 0,
+zero-size boxes, keypoints with none visible, num_keypoints 0, useCats=0, odd maxDets."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, List
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from pycocotools.coco import COCO as PyCOCO
+
+import cocors
+
+from eval_helpers import fresh, quiet, run_both
+
+CATS = [1, 2, 5]
+EDGE_AREAS = [0.0, 1.0, 1024.0, 9216.0, 32.0**2 - 0.5, 96.0**2 + 0.25, 1e10]
+SCORES = [0.0, 0.1, 0.5, 0.5, 0.9, 1.0, 0.75]
+K = 17
+
+
+@st.composite
+def boxes(draw: Any, w: int, h: int) -> List[float]:
+    x = draw(st.integers(0, w - 1)) + draw(st.sampled_from([0.0, 0.25, 0.5]))
+    y = draw(st.integers(0, h - 1)) + draw(st.sampled_from([0.0, 0.5]))
+    bw = draw(st.integers(0, w)) + draw(st.sampled_from([0.0, 0.5]))
+    bh = draw(st.integers(0, h)) + draw(st.sampled_from([0.0, 0.75]))
+    return [x, y, bw, bh]
+
+
+def box_polygon(b: List[float]) -> List[List[float]]:
+    x1, y1, x2, y2 = b[0], b[1], b[0] + b[2], b[1] + b[3]
+    return [[x1, y1, x1, y2, x2, y2, x2, y1]]
+
+
+@st.composite
+def keypoints(draw: Any, w: int, h: int, visible: bool) -> List[float]:
+    out: List[float] = []
+    for _ in range(K):
+        v = draw(st.sampled_from([0, 1, 2])) if visible else 0
+        out += [float(draw(st.integers(0, w))), float(draw(st.integers(0, h))), v]
+    return out
+
+
+@st.composite
+def problems(draw: Any, iou_type: str) -> Dict[str, Any]:
+    n_img = draw(st.integers(1, 5))
+    images = []
+    for i in range(n_img):
+        images.append({"id": draw(st.sampled_from([i + 1, 100 + i])) if i else 7, "width": draw(st.integers(8, 40)), "height": draw(st.integers(8, 40))})
+    ids = {img["id"] for img in images}
+    images = [img for n, img in enumerate(images) if img["id"] in ids and img["id"] not in {x["id"] for x in images[:n]}]
+    anns: List[Dict[str, Any]] = []
+    results: List[Dict[str, Any]] = []
+    first_id = draw(st.sampled_from([0, 1, 5]))
+    for img in images:
+        w, h = img["width"], img["height"]
+        for _ in range(draw(st.integers(0, 5))):
+            b = draw(boxes(w, h))
+            crowd = draw(st.sampled_from([0, 0, 0, 0, 1]))
+            area = draw(st.one_of(st.just(b[2] * b[3]), st.sampled_from(EDGE_AREAS)))
+            ann: Dict[str, Any] = {
+                "id": first_id + len(anns),
+                "image_id": img["id"],
+                "category_id": draw(st.sampled_from(CATS)),
+                "bbox": b,
+                "area": area,
+                "iscrowd": crowd,
+                "segmentation": box_polygon(b),
+            }
+            if iou_type == "keypoints":
+                kp = draw(keypoints(w, h, visible=draw(st.booleans())))
+                ann["keypoints"] = kp
+                n_vis = sum(1 for v in kp[2::3] if v > 0)
+                ann["num_keypoints"] = draw(st.sampled_from([n_vis, n_vis, 0]))
+            anns.append(ann)
+        for _ in range(draw(st.integers(0, 6))):
+            det: Dict[str, Any] = {
+                "image_id": img["id"],
+                "category_id": draw(st.sampled_from(CATS)),
+                "score": draw(st.sampled_from(SCORES)),
+            }
+            if iou_type == "keypoints":
+                det["keypoints"] = draw(keypoints(w, h, visible=True))
+            else:
+                det["bbox"] = draw(boxes(w, h))
+            results.append(det)
+    dataset = {"images": images, "annotations": anns, "categories": [{"id": c, "name": str(c)} for c in CATS]}
+    return {"dataset": dataset, "results": results}
+
+
+@st.composite
+def params(draw: Any, iou_type: str) -> Any:
+    use_cats = draw(st.sampled_from([1, 1, 0]))
+    max_dets = draw(st.sampled_from([None, [1, 2, 3], [0, 1, 100], [2, 1, 5], [1, 10, 1]]))
+    area = draw(st.sampled_from([None, [[0, 1e10], [0, 1.0], [1.0, 1024], [1024, 1e10]]]))
+    cats = draw(st.sampled_from([None, [2], [5, 1]]))
+
+    def set_params(p: Any) -> None:
+        p.useCats = use_cats
+        if max_dets is not None and iou_type != "keypoints":
+            p.maxDets = list(max_dets)
+        if area is not None and iou_type != "keypoints":
+            p.areaRng = [list(a) for a in area]
+        if cats is not None:
+            p.catIds = list(cats)
+
+    return set_params
+
+
+def check(problem: Dict[str, Any], iou_type: str, set_params: Any) -> None:
+    if iou_type == "keypoints":
+        for cat in problem["dataset"]["categories"]:
+            cat["keypoints"] = [str(i) for i in range(K)]
+    fd, path = tempfile.mkstemp(suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(problem["dataset"], f)
+        g_py = quiet(lambda: PyCOCO(path))[0]
+        g = quiet(lambda: cocors.COCO(path))[0]
+        if not problem["results"]:
+            return
+        d_py = quiet(lambda: g_py.loadRes(fresh(problem["results"])))[0]
+        d = quiet(lambda: g.loadRes(fresh(problem["results"])))[0]
+        run_both(g_py, d_py, g, d, iou_type, set_params=set_params)
+    finally:
+        os.unlink(path)
+
+
+@given(problems("bbox"), params("bbox"))
+def test_bbox_equals_pycocotools(problem, set_params):
+    check(problem, "bbox", set_params)
+
+
+@given(problems("segm"), params("segm"))
+def test_segm_equals_pycocotools(problem, set_params):
+    check(problem, "segm", set_params)
+
+
+@given(problems("keypoints"), params("keypoints"))
+def test_keypoints_equal_pycocotools(problem, set_params):
+    check(problem, "keypoints", set_params)
