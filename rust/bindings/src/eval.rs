@@ -328,8 +328,9 @@ pub fn eval_anns_from_index(
 #[pyclass(frozen, module = "cocors._cocors", name = "Evaluation")]
 pub struct PyEvaluation {
     inner: Evaluation,
-    gt_ids: Vec<i64>,
-    dt_ids: Vec<i64>,
+    /// The columns evaluated (evalImgs are recomputed from them on request).
+    gt: Py<PyEvalAnns>,
+    dt: Py<PyEvalAnns>,
 }
 
 /// `COCOeval.evaluate()` on the columns of both sides: IoU or OKS per (category, image) and
@@ -339,8 +340,8 @@ pub struct PyEvaluation {
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     py: Python<'_>,
-    gt: &PyEvalAnns,
-    dt: &PyEvalAnns,
+    gt: Bound<'_, PyEvalAnns>,
+    dt: Bound<'_, PyEvalAnns>,
     iou_type: &str,
     img_ids: Vec<i64>,
     cat_ids: Vec<i64>,
@@ -375,14 +376,14 @@ pub fn evaluate(
         })
         .map_err(|e| Error::Eval(format!("np.exp failed: {e}")))
     };
-    let (g, d) = (&gt.inner, &dt.inner);
+    let (g, d) = (&gt.get().inner, &dt.get().inner);
     let inner = py
         .detach(|| Evaluation::new(params, g, d, &mut exp))
         .map_err(|e| to_py(py, e))?;
     Ok(PyEvaluation {
         inner,
-        gt_ids: g.id.clone(),
-        dt_ids: d.id.clone(),
+        gt: gt.unbind(),
+        dt: dt.unbind(),
     })
 }
 
@@ -459,14 +460,15 @@ impl PyEvaluation {
     /// `evaluateImg` of cell `c` at area range `a`: `(dtIds, gtIds, dtMatches, gtMatches,
     /// dtScores, gtIgnore, dtIgnore)`, matrices flat row-major (T x D, T x G).
     fn eval_img<'py>(&self, py: Python<'py>, c: usize, a: usize) -> EvalImgParts<'py> {
-        let e: &EvalImg = self.inner.eval_img(c, a);
+        let (gt, dt) = (&self.gt.get().inner, &self.dt.get().inner);
+        let e: EvalImg = self.inner.eval_img(c, a, gt, dt);
         let dt_rows = self.inner.cell_dt(c);
         let gt_rows = self.inner.cell_gt(c);
-        let dt_ids = dt_rows.iter().map(|&r| self.dt_ids[r as usize]).collect();
+        let dt_ids = dt_rows.iter().map(|&r| dt.id[r as usize]).collect();
         let gt_ids = e
             .gt_order
             .iter()
-            .map(|&j| self.gt_ids[gt_rows[j as usize] as usize])
+            .map(|&j| gt.id[gt_rows[j as usize] as usize])
             .collect();
         // pycocotools stores the matched ids in float64 arrays.
         let f = |v: &[i64]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::cells::by_score;
-use super::Evaluation;
+use super::{Evaluation, FALSE_POSITIVE, TRUE_POSITIVE};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -141,7 +141,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
         }
     };
     let per_group: Vec<Vec<Slot>> =
-        if parallel::worth_parallel(groups.len(), ev.evals.len() * t0 * 4) {
+        if parallel::worth_parallel(groups.len(), ev.cell_count() * a0_len * t0 * 4) {
             parallel::install(|| groups.par_iter().map(one).collect())
         } else {
             groups.iter().map(one).collect()
@@ -210,10 +210,7 @@ fn slot(
     if evals.is_empty() {
         return None;
     }
-    let npig: usize = evals
-        .iter()
-        .map(|&(c, a)| ev.eval_img(c, a).gt_ignore.iter().filter(|&&g| !g).count())
-        .sum();
+    let npig: usize = evals.iter().map(|&(c, a)| ev.statuses(c, a).1 as usize).sum();
     if npig == 0 {
         return None;
     }
@@ -224,15 +221,13 @@ fn slot(
     let mut tp_at = vec![false; nd * nt];
     let mut fp_at = vec![false; nd * nt];
     for (e, &(c, a)) in evals.iter().enumerate() {
-        let img = ev.eval_img(c, a);
+        let (status, _) = ev.statuses(c, a);
         let width = ev.cell_dt(c).len();
         for (d, pos) in (dets.starts[e]..dets.starts[e + 1]).enumerate() {
             for t in 0..nt {
-                let at = t * width + d;
-                let kept = !img.dt_ignore[at];
-                let matched = img.dt_matches[at] != 0;
-                tp_at[pos * nt + t] = kept && matched;
-                fp_at[pos * nt + t] = kept && !matched;
+                let s = status[t * width + d];
+                tp_at[pos * nt + t] = s == TRUE_POSITIVE;
+                fp_at[pos * nt + t] = s == FALSE_POSITIVE;
             }
         }
     }

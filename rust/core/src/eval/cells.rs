@@ -17,6 +17,10 @@ pub(super) struct Cell {
     pub dt: Vec<u32>,
     /// The scores of `dt`.
     pub scores: Vec<f64>,
+    /// Matching statuses per area range (A x T x D; see `matching::match_cell`).
+    pub status: Vec<u8>,
+    /// Not-ignored ground truths per area range.
+    pub npig: Vec<u32>,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
     pub ious: Vec<f64>,
 }

@@ -15,7 +15,7 @@ mod oks;
 
 pub use accumulate::{accumulate, AccumulateParams, Accumulated};
 pub use from_index::from_index;
-pub use matching::EvalImg;
+pub use matching::{EvalImg, FALSE_POSITIVE, IGNORED, TRUE_POSITIVE};
 pub use oks::pairwise_sum;
 
 use rayon::prelude::*;
@@ -157,10 +157,8 @@ pub struct Params {
 #[derive(Debug)]
 pub struct Evaluation {
     pub params: Params,
-    /// Cells ordered by (category position, image position).
+    /// Cells ordered by (category position, image position), with their IoUs and matching.
     cells: Vec<Cell>,
-    /// `evals[c * A + a]`: cell `c` at area range `a`.
-    evals: Vec<EvalImg>,
 }
 
 impl Evaluation {
@@ -201,26 +199,22 @@ impl Evaluation {
                 }
             }
         }
-        let areas = params.area_rng.len();
-        let evals: Vec<EvalImg> = {
-            let one = |c: &Cell| -> Vec<EvalImg> {
-                params
-                    .area_rng
-                    .iter()
-                    .map(|rng| matching::evaluate_img(&params, c, gt, dt, *rng))
-                    .collect()
-            };
-            if parallel::worth_parallel(cells.len(), work * areas) {
-                parallel::install(|| cells.par_iter().flat_map_iter(one).collect())
-            } else {
-                cells.iter().flat_map(one).collect()
-            }
+        let matched = |scratch: &mut EvalImg, c: &mut Cell| {
+            let (status, npig) = matching::match_cell(&params, c, gt, dt, scratch);
+            c.status = status;
+            c.npig = npig;
         };
-        Ok(Evaluation {
-            params,
-            cells,
-            evals,
-        })
+        if parallel::worth_parallel(cells.len(), work * params.area_rng.len()) {
+            parallel::install(|| {
+                cells
+                    .par_iter_mut()
+                    .for_each_init(EvalImg::default, |s, c| matched(s, c))
+            });
+        } else {
+            let mut scratch = EvalImg::default();
+            cells.iter_mut().for_each(|c| matched(&mut scratch, c));
+        }
+        Ok(Evaluation { params, cells })
     }
 
     /// Number of (category, image) cells with ground truth or detections.
@@ -259,9 +253,18 @@ impl Evaluation {
         }
     }
 
-    /// The `evaluateImg` result of cell `c` at area range `a`.
-    pub fn eval_img(&self, c: usize, a: usize) -> &EvalImg {
-        &self.evals[c * self.params.area_rng.len() + a]
+    /// The `evaluateImg` result of cell `c` at area range `a` (recomputed: evaluation keeps
+    /// only the compact [`Evaluation::statuses`]).
+    pub fn eval_img(&self, c: usize, a: usize, gt: &Anns, dt: &Anns) -> EvalImg {
+        matching::evaluate_img(&self.params, &self.cells[c], gt, dt, self.params.area_rng[a])
+    }
+
+    /// Detection statuses of cell `c` at area range `a` (T x D: [`matching::IGNORED`],
+    /// `TRUE_POSITIVE` or `FALSE_POSITIVE`) and its number of not-ignored ground truths.
+    pub fn statuses(&self, c: usize, a: usize) -> (&[u8], u32) {
+        let cell = &self.cells[c];
+        let block = self.params.iou_thrs.len() * cell.dt.len();
+        (&cell.status[a * block..(a + 1) * block], cell.npig[a])
     }
 
     /// Detection rows (into the `dt` columns) of cell `c` in score order, truncated.

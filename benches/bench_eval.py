@@ -1,0 +1,222 @@
+"""COCOeval benchmark: cocors against pycocotools 2.0.11 and its peers, side by side, one run.
+
+    python benches/bench_eval.py                    # val2017-like rows (1x and 10x detections)
+    python benches/bench_eval.py --o365             # plus the Objects365-like bbox row
+    python benches/bench_eval.py --python-for cocors=.venv/bin/python --timeout 900
+
+Data from benches/gen_eval.py (written once into benches/out/eval and reused). Each tool runs
+each row in its own process: it loads the ground truth and the results with its own COCO and
+loadRes (not timed), then ``evaluate(); accumulate(); summarize()`` is timed (wall). Peak RSS is
+the process's (ru_maxrss, loading included). ``stats`` is compared with pycocotools' from the
+same run: "=" exact, "≠" different (the largest difference is shown), "n/a" where the tool has
+no such iouType. Keypoint rows evaluate the person category (catIds=[1]) for every tool.
+
+Tools: cocors, pycocotools, faster-coco-eval (COCOeval_faster), hotcoco, ultrafast-pycocotools,
+vernier (its pycocotools-style COCOeval on pycocotools' COCO objects). A tool that is not
+installed is n/a; one that runs past --timeout is "timeout"; one that fails shows the error.
+Writes benches/out/eval.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+DATA = OUT / "eval"
+TOOLS = ["cocors", "pycocotools", "faster-coco-eval", "hotcoco", "ultrafast-pycocotools", "vernier"]
+ROWS = [
+    ("bbox", "gt_val.json", "dt_bbox_1x.json", "bbox, 5k images, 37k detections"),
+    ("segm", "gt_val.json", "dt_segm_1x.json", "segm, 5k images, 37k detections"),
+    ("keypoints", "gt_val.json", "dt_keypoints_1x.json", "keypoints, 5k images, 13k detections"),
+    ("bbox", "gt_val.json", "dt_bbox_10x.json", "bbox, 5k images, 366k detections (10x)"),
+    ("segm", "gt_val.json", "dt_segm_10x.json", "segm, 5k images, 366k detections (10x)"),
+    ("keypoints", "gt_val.json", "dt_keypoints_10x.json", "keypoints, 5k images, 132k detections (10x)"),
+]
+O365 = ("bbox", "gt_o365.json", "dt_o365.json", "bbox, Objects365-like: 80k images, 365 categories, 1.2M detections")
+
+
+# ---------------------------------------------------------------------------------------------
+# Child: one tool, one row.
+
+
+def _classes(tool: str):
+    """(COCO class, COCOeval class) of a tool."""
+    if tool == "cocors":
+        import cocors
+
+        return cocors.COCO, cocors.COCOeval
+    if tool == "pycocotools":
+        from pycocotools.coco import COCO
+        from pycocotools.cocoeval import COCOeval
+
+        return COCO, COCOeval
+    if tool == "faster-coco-eval":
+        from faster_coco_eval import COCO, COCOeval_faster
+
+        return COCO, COCOeval_faster
+    if tool == "hotcoco":
+        import hotcoco
+
+        return hotcoco.COCO, hotcoco.COCOeval
+    if tool == "ultrafast-pycocotools":
+        from ultrafast_pycocotools import COCO, COCOeval
+
+        return COCO, COCOeval
+    if tool == "vernier":
+        from pycocotools.coco import COCO
+        from vernier import COCOeval
+
+        return COCO, COCOeval
+    raise ValueError(tool)
+
+
+def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
+    import resource
+
+    try:
+        COCO, COCOeval = _classes(tool)
+    except ImportError as e:
+        print(json.dumps({"status": "n/a", "error": str(e)}))
+        return
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        g = COCO(gt)
+        d = g.loadRes(dt)
+        E = COCOeval(g, d, iou_type)
+        if iou_type == "keypoints":
+            E.params.catIds = [1]
+        t0 = time.perf_counter()
+        E.evaluate()
+        E.accumulate()
+        E.summarize()
+        wall = time.perf_counter() - t0
+    stats = [float(s) for s in E.stats]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"status": "ok", "wall": wall, "peak": peak, "stats": stats}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent.
+
+
+def run_one(python: str, tool: str, row, timeout: float) -> dict:
+    iou_type, gt, dt, _ = row
+    cmd = [python, __file__, "--child", tool, iou_type, str(DATA / gt), str(DATA / dt)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "python")] * (tool == "cocors") + [env.get("PYTHONPATH", "")])
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    if p.returncode != 0 or not lines:
+        err = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        return {"status": "error", "error": err[:200]}
+    return json.loads(lines[-1])
+
+
+def versions(python: str) -> dict:
+    code = ("import json, importlib.metadata as m\n"
+            "out = {}\n"
+            "for d in ['pycocotools', 'faster-coco-eval', 'hotcoco', 'ultrafast-pycocotools', 'vernier', 'numpy']:\n"
+            "    try: out[d] = m.version(d)\n"
+            "    except Exception: out[d] = None\n"
+            "print(json.dumps(out))")
+    return json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True).stdout)
+
+
+def cell(r: dict, ref: dict) -> str:
+    if r["status"] != "ok":
+        return r["status"] if r["status"] != "error" else "error: " + r.get("error", "")[:60]
+    s = f"{r['wall']:.3f} s, {r['peak'] / 1e6:,.0f} MB"
+    if ref.get("status") == "ok":
+        diff = max(abs(a - b) for a, b in zip(r["stats"], ref["stats"])) if len(r["stats"]) == len(ref["stats"]) else float("inf")
+        s += " =" if r["stats"] == ref["stats"] else f" ≠ ({diff:.1e})"
+    return s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--child", nargs=4, metavar=("TOOL", "IOU", "GT", "DT"))
+    ap.add_argument("--o365", action="store_true")
+    ap.add_argument("--python", default=sys.executable, help="interpreter with the peers installed")
+    ap.add_argument("--python-for", action="append", default=[], help="TOOL=PYTHON")
+    ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--rows", default=None, help="comma-separated row numbers (0-based)")
+    a = ap.parse_args()
+    if a.child:
+        child(*a.child)
+        return
+    sys.path.insert(0, str(HERE))
+    import gen_eval
+
+    gen_eval.generate(DATA, o365=a.o365)
+    rows = ROWS + ([O365] if a.o365 else [])
+    if a.rows:
+        rows = [rows[int(i)] for i in a.rows.split(",")]
+    tools = a.tools.split(",")
+    py = {t: a.python for t in tools}
+    for spec in a.python_for:
+        t, p = spec.split("=", 1)
+        py[t] = p
+    results = {}
+    for row in rows:
+        results[row[3]] = {}
+        for tool in ["pycocotools"] + [t for t in tools if t != "pycocotools"]:
+            if tool not in tools:
+                continue
+            r = run_one(py[tool], tool, row, a.timeout)
+            results[row[3]][tool] = r
+            print(f"{row[3]:<70} {tool:<22} {cell(r, results[row[3]].get('pycocotools', {}))}", flush=True)
+    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "versions": versions(a.python)}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "eval.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    lines = ["| data | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
+    for row in rows:
+        res = results[row[3]]
+        ref = res.get("pycocotools", {})
+        lines.append(f"| {row[3]} | " + " | ".join(cell(res[t], ref) for t in tools) + " |")
+    note = ("\nWall time of evaluate + accumulate + summarize and the process's peak RSS (loading "
+            "included); = means stats identical to pycocotools' in this run, ≠ shows the largest "
+            f"difference. {meta['date']}, {meta['cpus']} CPUs, versions {meta['versions']}.\n")
+    (OUT / "eval.md").write_text("\n".join(lines) + "\n" + note)
+    print("\n".join(lines) + "\n" + note)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+        width = 0.8 / len(tools)
+        for j, t in enumerate(tools):
+            vals = [results[r[3]][t]["wall"] if results[r[3]][t]["status"] == "ok" else np.nan for r in rows]
+            ax.bar(np.arange(len(rows)) + j * width, vals, width, label=t)
+        ax.set_yscale("log")
+        ax.set_ylabel("seconds (log), lower is better")
+        ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
+        ax.set_xticklabels([r[3].replace(", ", "\n", 1) for r in rows], fontsize=7)
+        ax.legend(fontsize=8)
+        ax.set_title("COCOeval: evaluate + accumulate + summarize")
+        fig.tight_layout()
+        fig.savefig(OUT / "eval.png", dpi=110)
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()
