@@ -3,7 +3,6 @@
 
 use rayon::prelude::*;
 
-use super::cells::by_score;
 use super::{Evaluation, FALSE_POSITIVE, TRUE_POSITIVE};
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -103,6 +102,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
     }
     let one = |(_, _, members): &(usize, usize, Vec<usize>)| -> Vec<Slot> {
         let (_, k0, _, _, _, max_det) = jobs[members[0]];
+        let mut scratch = Scratch::default();
         match &listed {
             Some(listed) => {
                 let cells: Vec<usize> = ev
@@ -115,7 +115,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                     .map(|&j| {
                         let evals: Vec<(usize, usize)> =
                             cells.iter().map(|&c| (c, jobs[j].3)).collect();
-                        slot(ev, p, &evals, &dets)
+                        slot(ev, p, &evals, &dets, &mut scratch)
                     })
                     .collect()
             }
@@ -135,7 +135,13 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                         })
                         .collect();
                     let cells: Vec<usize> = evals.iter().map(|e| e.0).collect();
-                    slot(ev, p, &evals, &sorted_dets(ev, &cells, max_det))
+                    slot(
+                        ev,
+                        p,
+                        &evals,
+                        &sorted_dets(ev, &cells, max_det),
+                        &mut scratch,
+                    )
                 })
                 .collect(),
         }
@@ -157,14 +163,22 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
         recall: vec![-1.0; t_out * k_out * a_out * m_out],
         scores: vec![-1.0; t_out * r_out * k_out * a_out * m_out],
     };
-    for (&(k, _, a, _, m, _), slot) in jobs.iter().zip(slots) {
-        let Some(per_t) = slot else { continue };
-        for (t, (rc, q, ss)) in per_t.into_iter().enumerate() {
-            out.recall[((t * k_out + k) * a_out + a) * m_out + m] = rc;
-            for r in 0..r_out {
-                let at = (((t * r_out + r) * k_out + k) * a_out + a) * m_out + m;
-                out.precision[at] = q[r];
-                out.scores[at] = ss[r];
+    // Written in output order (t, r outer; slots, which are in (k, a, m) order, inner) so
+    // that the stores are sequential.
+    for t in 0..t0 {
+        for (&(k, _, a, _, m, _), slot) in jobs.iter().zip(&slots) {
+            if let Some(per_t) = slot {
+                out.recall[((t * k_out + k) * a_out + a) * m_out + m] = per_t[t].0;
+            }
+        }
+        for r in 0..r_out {
+            let base = (t * r_out + r) * k_out;
+            for (&(k, _, a, _, m, _), slot) in jobs.iter().zip(&slots) {
+                if let Some(per_t) = slot {
+                    let at = ((base + k) * a_out + a) * m_out + m;
+                    out.precision[at] = per_t[t].1[r];
+                    out.scores[at] = per_t[t].2[r];
+                }
             }
         }
     }
@@ -177,6 +191,8 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
 struct SortedDets {
     starts: Vec<usize>,
     order: Vec<u32>,
+    /// `rank[order[i]] == i`.
+    rank: Vec<u32>,
     scores: Vec<f64>,
 }
 
@@ -189,14 +205,51 @@ fn sorted_dets(ev: &Evaluation, cells: &[usize], max_det: usize) -> SortedDets {
         all.extend_from_slice(&scores[..scores.len().min(max_det)]);
     }
     starts.push(all.len());
-    let mut order: Vec<u32> = (0..all.len() as u32).collect();
-    order.sort_by(|&x, &y| by_score(all[x as usize], all[y as usize]));
+    // Sorting (key, position) pairs is a stable sort by key.
+    let mut keyed: Vec<(u64, u32)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| (descending_key(s), i as u32))
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<u32> = keyed.iter().map(|&(_, i)| i).collect();
     let scores = order.iter().map(|&i| all[i as usize]).collect();
+    let mut rank = vec![0u32; order.len()];
+    for (i, &pos) in order.iter().enumerate() {
+        rank[pos as usize] = i as u32;
+    }
     SortedDets {
         starts,
         order,
+        rank,
         scores,
     }
+}
+
+/// Buffers reused from one slot to the next.
+#[derive(Default)]
+struct Scratch {
+    status: Vec<u8>,
+    tp_cum: Vec<u64>,
+    pr: Vec<f64>,
+    rc: Vec<f64>,
+}
+
+/// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with
+/// 0.0, NaN last.
+fn descending_key(s: f64) -> u64 {
+    if s.is_nan() {
+        return u64::MAX;
+    }
+    // `+ 0.0` turns -0.0 into 0.0; then the usual order-preserving map of the bits.
+    let bits = (s + 0.0).to_bits();
+    let ascending = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    // Never u64::MAX for a number (that would need the bits of a NaN).
+    !ascending - 1
 }
 
 /// One slot from its non-None evalImgs (cell, area range) in pycocotools' order and their
@@ -206,72 +259,74 @@ fn slot(
     p: &AccumulateParams,
     evals: &[(usize, usize)],
     dets: &SortedDets,
+    scratch: &mut Scratch,
 ) -> Slot {
     if evals.is_empty() {
         return None;
     }
-    let npig: usize = evals.iter().map(|&(c, a)| ev.statuses(c, a).1 as usize).sum();
+    let npig: usize = evals
+        .iter()
+        .map(|&(c, a)| ev.statuses(c, a).1 as usize)
+        .sum();
     if npig == 0 {
         return None;
     }
     let nt = ev.params.iou_thrs.len();
     let nd = dets.order.len();
-    // Whether each detection counts as a true or false positive at each threshold, read
-    // cell by cell (in memory order) into one compact array, then walked in score order.
-    let mut tp_at = vec![false; nd * nt];
-    let mut fp_at = vec![false; nd * nt];
+    // The status of each detection at each threshold, read cell by cell (in memory order)
+    // into one compact array in score order (threshold-major), then walked per threshold.
+    let status_at = &mut scratch.status;
+    status_at.clear();
+    status_at.resize(nd * nt, 0);
     for (e, &(c, a)) in evals.iter().enumerate() {
         let (status, _) = ev.statuses(c, a);
         let width = ev.cell_dt(c).len();
         for (d, pos) in (dets.starts[e]..dets.starts[e + 1]).enumerate() {
+            let i = dets.rank[pos] as usize;
             for t in 0..nt {
-                let s = status[t * width + d];
-                tp_at[pos * nt + t] = s == TRUE_POSITIVE;
-                fp_at[pos * nt + t] = s == FALSE_POSITIVE;
+                status_at[t * nd + i] = status[t * width + d];
             }
         }
     }
     let npig_f = npig as f64;
-    // Cumulative tp and fp in score order, `rc = tp / npig` and
-    // `pr = tp / (fp + tp + np.spacing(1))`, stored t-major.
-    let (mut tp, mut fp) = (vec![0u64; nt], vec![0u64; nt]);
-    let mut rc = vec![0.0f64; nt * nd];
-    let mut pr = vec![0.0f64; nt * nd];
-    for (i, &pos) in dets.order.iter().enumerate() {
-        let pos = pos as usize;
-        let (tps, fps) = (
-            &tp_at[pos * nt..(pos + 1) * nt],
-            &fp_at[pos * nt..(pos + 1) * nt],
-        );
-        for t in 0..nt {
-            tp[t] += u64::from(tps[t]);
-            fp[t] += u64::from(fps[t]);
-            let (tpf, fpf) = (tp[t] as f64, fp[t] as f64);
-            rc[t * nd + i] = tpf / npig_f;
-            pr[t * nd + i] = tpf / (fpf + tpf + f64::EPSILON);
-        }
-    }
     let r = p.rec_thrs.len();
     let sorted_thrs = p.rec_thrs.windows(2).all(|w| !np_less(w[1], w[0]));
+    let (tp_cum, pr, rc) = (&mut scratch.tp_cum, &mut scratch.pr, &mut scratch.rc);
     let mut per_t = Vec::with_capacity(nt);
     for t in 0..nt {
-        let rc = &rc[t * nd..(t + 1) * nd];
-        let pr = &mut pr[t * nd..(t + 1) * nd];
-        let recall = if nd > 0 { rc[nd - 1] } else { 0.0 };
-        // Precision made monotone from the right.
-        for i in (1..nd).rev() {
-            if pr[i] > pr[i - 1] {
-                pr[i - 1] = pr[i];
-            }
+        // Cumulative true positives and `pr = tp / (fp + tp + np.spacing(1))` in score order;
+        // `rc = tp / npig` is computed where it is read.
+        tp_cum.clear();
+        pr.clear();
+        let (mut tp, mut fp) = (0u64, 0u64);
+        for &st in &status_at[t * nd..(t + 1) * nd] {
+            tp += u64::from(st == TRUE_POSITIVE);
+            fp += u64::from(st == FALSE_POSITIVE);
+            tp_cum.push(tp);
+            let (tpf, fpf) = (tp as f64, fp as f64);
+            pr.push(tpf / (fpf + tpf + f64::EPSILON));
+        }
+        let rc_at = |i: usize| tp_cum[i] as f64 / npig_f;
+        let recall = if nd > 0 { rc_at(nd - 1) } else { 0.0 };
+        // Precision made monotone from the right (`if pr[i] > pr[i-1]: pr[i-1] = pr[i]`): a
+        // running maximum, as no precision is NaN (every denominator is at least eps).
+        let mut running = f64::NEG_INFINITY;
+        for v in pr.iter_mut().rev() {
+            running = running.max(*v);
+            *v = running;
+        }
+        if !sorted_thrs {
+            rc.clear();
+            rc.extend((0..nd).map(rc_at));
         }
         // `np.searchsorted(rc, recThrs, side='left')`, sampled until the first index past
         // the end (pycocotools' try/except), zeros after.
         let (mut q, mut ss) = (vec![0.0; r], vec![0.0; r]);
         let mut pi = 0;
         for (ri, &thr) in p.rec_thrs.iter().enumerate() {
-            // On ascending thresholds the insertion points only move right: a sweep.
             if sorted_thrs {
-                while pi < nd && np_less(rc[pi], thr) {
+                // On ascending thresholds the insertion points only move right: a sweep.
+                while pi < nd && np_less(rc_at(pi), thr) {
                     pi += 1;
                 }
             } else {

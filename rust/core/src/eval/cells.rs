@@ -75,30 +75,49 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
     };
     let mut cells: Vec<Cell> = Vec::new();
     if params.use_cats {
-        // `cat_ids` is sorted and distinct: a cell per (category, image) group of either side.
-        let mut at = std::collections::HashMap::new();
-        for (side, (keyed, gs)) in [(&gk, &gg), (&dk, &dg)].into_iter().enumerate() {
-            for (i, c, r) in gs {
-                let Ok(k) = params.cat_ids.binary_search(c) else {
-                    continue;
-                };
-                let idx = *at.entry((k, *i)).or_insert_with(|| {
-                    cells.push(Cell {
-                        k,
-                        i: *i,
-                        ..Cell::default()
-                    });
-                    cells.len() - 1
-                });
-                let list = rows(keyed, r);
-                if side == 0 {
-                    cells[idx].gt = list;
-                } else {
-                    cells[idx].dt = list;
+        // `cat_ids` is sorted and distinct: a cell per (category, image) group of either side,
+        // found by merging the two group lists (both sorted by (image, category)).
+        type Range = std::ops::Range<usize>;
+        let mut entries: Vec<(usize, usize, Option<Range>, Option<Range>)> = Vec::new();
+        let (mut x, mut y) = (0, 0);
+        while x < gg.len() || y < dg.len() {
+            let gkey = gg.get(x).map(|g| (g.0, g.1));
+            let dkey = dg.get(y).map(|d| (d.0, d.1));
+            let (key, g, d) = match (gkey, dkey) {
+                (Some(a), Some(b)) if a == b => {
+                    x += 1;
+                    y += 1;
+                    (a, Some(gg[x - 1].2.clone()), Some(dg[y - 1].2.clone()))
                 }
+                (Some(a), Some(b)) if a < b => {
+                    x += 1;
+                    (a, Some(gg[x - 1].2.clone()), None)
+                }
+                (Some(a), None) => {
+                    x += 1;
+                    (a, Some(gg[x - 1].2.clone()), None)
+                }
+                (_, Some(b)) => {
+                    y += 1;
+                    (b, None, Some(dg[y - 1].2.clone()))
+                }
+                (None, None) => break,
+            };
+            if let Ok(k) = params.cat_ids.binary_search(&key.1) {
+                entries.push((k, key.0, g, d));
             }
         }
-        cells.sort_by_key(|c| (c.k, c.i));
+        entries.sort_unstable_by_key(|e| (e.0, e.1));
+        cells = entries
+            .into_iter()
+            .map(|(k, i, g, d)| Cell {
+                k,
+                i,
+                gt: g.map(|r| rows(&gk, &r)).unwrap_or_default(),
+                dt: d.map(|r| rows(&dk, &r)).unwrap_or_default(),
+                ..Cell::default()
+            })
+            .collect();
     } else {
         // One cell per image: the groups of `cat_ids` in its order (a repeated id repeats).
         let find = |gs: &[(usize, i64, std::ops::Range<usize>)], i: usize, c: i64| {

@@ -35,15 +35,20 @@ impl EvalImg {
     /// The accumulate view, T x D row-major: ignored, true positive (matched: `dtm != 0`) or
     /// false positive.
     fn statuses(&self, out: &mut Vec<u8>) {
-        out.extend(self.dt_matches.iter().zip(&self.dt_ignore).map(|(&m, &ig)| {
-            if ig {
-                IGNORED
-            } else if m != 0 {
-                TRUE_POSITIVE
-            } else {
-                FALSE_POSITIVE
-            }
-        }));
+        out.extend(
+            self.dt_matches
+                .iter()
+                .zip(&self.dt_ignore)
+                .map(|(&m, &ig)| {
+                    if ig {
+                        IGNORED
+                    } else if m != 0 {
+                        TRUE_POSITIVE
+                    } else {
+                        FALSE_POSITIVE
+                    }
+                }),
+        );
     }
 }
 

@@ -256,7 +256,13 @@ impl Evaluation {
     /// The `evaluateImg` result of cell `c` at area range `a` (recomputed: evaluation keeps
     /// only the compact [`Evaluation::statuses`]).
     pub fn eval_img(&self, c: usize, a: usize, gt: &Anns, dt: &Anns) -> EvalImg {
-        matching::evaluate_img(&self.params, &self.cells[c], gt, dt, self.params.area_rng[a])
+        matching::evaluate_img(
+            &self.params,
+            &self.cells[c],
+            gt,
+            dt,
+            self.params.area_rng[a],
+        )
     }
 
     /// Detection statuses of cell `c` at area range `a` (T x D: [`matching::IGNORED`],
