@@ -401,7 +401,7 @@ type EvalImgParts<'py> = (
 impl PyEvaluation {
     /// `accumulate(p)`: `(precision, recall, scores)` as flat C-order float64 arrays of
     /// `dims` = (T, R, K, A, M) (recall without R).
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn accumulate<'py>(
         &self,
         py: Python<'py>,

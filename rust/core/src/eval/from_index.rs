@@ -5,7 +5,7 @@
 use super::{Anns, Geometry, IouType, Keypoints};
 use crate::error::{Error, Result};
 use crate::index::json::Value;
-use crate::index::{flag, Index, Kind};
+use crate::index::{flag, Index};
 
 /// Ground truth of annotation `rows` of `idx` for an evaluation of `kind`, read as
 /// `_prepare` reads `loadAnns`: `ignore` is the crowd flag (and, for keypoints, also
@@ -48,7 +48,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             out.geometry = Geometry::Masks(idx.annotation_rles(rows)?);
         }
         IouType::Keypoints => {
-            let records = idx.records(Kind::Annotations, &rows)?;
+            let records = idx.annotation_members(rows, &["keypoints", "num_keypoints"])?;
             let mut kp = Keypoints {
                 values: Vec::new(),
                 starts: vec![0],
@@ -62,18 +62,21 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                     field: field.into(),
                     expected: expected.into(),
                 };
-                let values = match rec.get("keypoints") {
+                // Missing keypoints are an error only where OKS reads them (a cell with
+                // detections), as in pycocotools.
+                let values = match &rec[0] {
                     Some(Value::Array(v)) => v
                         .iter()
                         .map(Value::as_f64)
                         .collect::<Option<Vec<f64>>>()
                         .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?,
-                    _ => return Err(bad("keypoints", "a list of x, y, v numbers")),
+                    None => Vec::new(),
+                    Some(_) => return Err(bad("keypoints", "a list of x, y, v numbers")),
                 };
                 kp.values.extend(values);
                 kp.starts.push(kp.values.len());
-                let nk = rec
-                    .get("num_keypoints")
+                let nk = rec[1]
+                    .as_ref()
                     .and_then(Value::as_f64)
                     .ok_or_else(|| bad("num_keypoints", "a number"))?;
                 if nk == 0.0 {

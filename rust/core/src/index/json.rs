@@ -767,6 +767,33 @@ pub fn parse_value(bytes: &[u8]) -> Step<Value> {
     lx.value(0)
 }
 
+/// The values of members `keys` of the object at the start of `bytes` (None where absent; the
+/// last of a repeated key, as in Python), every other member skipped without being built.
+pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
+    let mut lx = Lexer::new(bytes, 0, true);
+    let mut out = vec![None; keys.len()];
+    lx.expect(b'{', "an object")?;
+    if lx.peek("a key or '}'")? == b'}' {
+        return Ok(out);
+    }
+    loop {
+        if lx.peek("a key (a string)")? != b'"' {
+            return lx.bad(lx.pos, "a key (a string)");
+        }
+        let key = lx.key()?;
+        lx.expect(b':', "':' after a key")?;
+        match keys.iter().position(|k| *k == key) {
+            Some(i) => out[i] = Some(lx.value(1)?),
+            None => lx.skip_value(1)?,
+        }
+        match lx.peek("',' or '}'")? {
+            b',' => lx.pos += 1,
+            b'}' => return Ok(out),
+            _ => return lx.bad(lx.pos, "',' or '}'"),
+        }
+    }
+}
+
 /// Parses a whole document: one value, then only whitespace.
 pub fn parse_document(bytes: &[u8]) -> Step<Value> {
     let mut lx = Lexer::new(bytes, 0, true);

@@ -30,6 +30,8 @@ use crate::rle::Rle;
 const CHUNK: usize = 4 << 20;
 /// Largest single read when records are materialised in a batch.
 const BATCH_READ: u64 = 8 << 20;
+/// Most bytes of unwanted records a batch read may span between two wanted ones.
+const MAX_READ_GAP: u64 = 16 << 10;
 
 /// Where the records of one array live and their ids.
 #[derive(Debug, Default)]
@@ -254,11 +256,16 @@ impl Index {
             return Ok(None);
         };
         let bytes = self.source.read(m.start, m.end)?;
-        self.parse(&bytes, m.start).map(Some)
+        self.parsed(&bytes, m.start, json::parse_value).map(Some)
     }
 
-    fn parse(&self, bytes: &[u8], start: u64) -> Result<Value> {
-        json::parse_value(bytes).map_err(|stop| {
+    fn parsed<T>(
+        &self,
+        bytes: &[u8],
+        start: u64,
+        parse: impl Fn(&[u8]) -> json::Step<T>,
+    ) -> Result<T> {
+        parse(bytes).map_err(|stop| {
             let at = match stop {
                 Stop::Bad { pos, .. } => start + pos as u64,
                 Stop::More => start + bytes.len() as u64,
@@ -273,6 +280,17 @@ impl Index {
     /// Records `rows` of `kind`, parsed, in the order given. Neighbouring records are read
     /// from the file together.
     pub fn records(&self, kind: Kind, rows: &[usize]) -> Result<Vec<Value>> {
+        self.parse_rows(kind, rows, json::parse_value)
+    }
+
+    /// Records `rows` of `kind`, each parsed by `parse` from its bytes, in the order given.
+    /// Neighbouring records are read from the file together.
+    fn parse_rows<T>(
+        &self,
+        kind: Kind,
+        rows: &[usize],
+        parse: impl Fn(&[u8]) -> json::Step<T>,
+    ) -> Result<Vec<T>> {
         let table = self.table(kind);
         if let Some(&bad) = rows.iter().find(|&&r| r >= table.len()) {
             return Err(Error::Schema {
@@ -285,12 +303,13 @@ impl Index {
         let mut out = Vec::with_capacity(rows.len());
         let mut i = 0;
         while i < rows.len() {
-            // Extend the run while the next row is the next record in the file.
+            // Extend the read while the next row comes later in the file and close to the
+            // last one (skipping a few records is cheaper than a read per record).
             let (start, mut end) = table.span(rows[i]);
             let mut j = i + 1;
-            while j < rows.len() && rows[j] == rows[j - 1] + 1 {
-                let (_, e) = table.span(rows[j]);
-                if e - start > BATCH_READ {
+            while j < rows.len() && rows[j] > rows[j - 1] {
+                let (s, e) = table.span(rows[j]);
+                if e - start > BATCH_READ || s - end > MAX_READ_GAP {
                     break;
                 }
                 end = e;
@@ -300,11 +319,20 @@ impl Index {
             for &r in &rows[i..j] {
                 let (s, e) = table.span(r);
                 let local = (s - start) as usize..(e - start) as usize;
-                out.push(self.parse(&bytes[local], s)?);
+                out.push(self.parsed(&bytes[local], s, &parse)?);
             }
             i = j;
         }
         Ok(out)
+    }
+
+    /// Members `keys` of annotation records `rows` (None where absent), other members skipped.
+    pub fn annotation_members(
+        &self,
+        rows: &[usize],
+        keys: &[&str],
+    ) -> Result<Vec<Vec<Option<Value>>>> {
+        self.parse_rows(Kind::Annotations, rows, |b| json::parse_members(b, keys))
     }
 
     /// Height and width of image `image_id` (from its record's columns).
