@@ -5,9 +5,14 @@ import json
 from pathlib import Path
 
 import pycocotools.mask as pm
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
-from cocors.demo import compute, digests
+from cocors.demo import compute, digests, evaluate_segm
 
 out = Path(__file__).resolve().parents[1] / "python" / "cocors" / "data" / "val2014_100_expected.json"
-out.write_text(json.dumps(digests(compute(pm)), indent=1) + "\n")
+expected = digests(compute(pm))
+ev = evaluate_segm(COCO, COCOeval)
+expected["eval_segm"] = {"stats": ev["stats"], "arrays": ev["arrays"]}
+out.write_text(json.dumps(expected, indent=1) + "\n")
 print(out.read_text())

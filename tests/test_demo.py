@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pycocotools.mask as pm
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
-from cocors.demo import _load, compute, digests
+from cocors.demo import PUBLISHED_SEGM, _load, compute, digests, evaluate_segm
 
 
 def test_demo_command_passes():
@@ -16,4 +18,9 @@ def test_demo_command_passes():
 
 
 def test_stored_digests_are_pycocotools():
-    assert digests(compute(pm)) == _load("val2014_100_expected.json")
+    stored = _load("val2014_100_expected.json")
+    eval_stored = stored.pop("eval_segm")
+    assert digests(compute(pm)) == stored
+    ev = evaluate_segm(COCO, COCOeval)
+    assert {"stats": ev["stats"], "arrays": ev["arrays"]} == eval_stored
+    assert [round(v, 3) for v in ev["stats"]] == PUBLISHED_SEGM

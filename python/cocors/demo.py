@@ -84,6 +84,34 @@ def digests(result: Dict[str, Any]) -> Dict[str, str]:
     }
 
 
+# cocoapi's published segm summary for these fake results (results/val2014_fake_eval_res.txt).
+PUBLISHED_SEGM = [0.320, 0.562, 0.299, 0.387, 0.310, 0.327, 0.268, 0.415, 0.417, 0.469, 0.377, 0.381]
+
+
+def evaluate_segm(coco_cls: Any, eval_cls: Any) -> Dict[str, Any]:
+    """COCOeval (segm) of the bundled fake results with the given COCO and COCOeval classes:
+    its stats, the sha256 of its precision, recall and scores arrays, and the time it took."""
+    import contextlib
+    import io
+
+    data = resources.files("cocors").joinpath("data")
+    with resources.as_file(data.joinpath("instances_val2014_100.json")) as gt_path, \
+            resources.as_file(data.joinpath("instances_val2014_fakesegm100_results.json")) as dt_path:
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = coco_cls(str(gt_path))
+            dt = gt.loadRes(str(dt_path))
+            t0 = time.perf_counter()
+            E = eval_cls(gt, dt, "segm")
+            E.evaluate()
+            E.accumulate()
+            E.summarize()
+            elapsed = time.perf_counter() - t0
+    h = hashlib.sha256()
+    for key in ("precision", "recall", "scores"):
+        h.update(np.ascontiguousarray(E.eval[key], dtype=np.float64).tobytes())
+    return {"stats": [float(v) for v in E.stats], "arrays": h.hexdigest(), "time": elapsed}
+
+
 def index_rles() -> Dict[str, Any]:
     """The ground-truth RLEs again, through the lazy index: ``cocors.COCO`` on the bundled file,
     each image's masks made in Rust from the file's bytes (``COCO.image_masks``)."""
@@ -135,5 +163,14 @@ def run() -> int:
           f"{len(indexed['rles'])} annotations ({indexed['crowd']} crowd), {indexed['categories']} categories")
     print(f"  rles  {'== pycocotools 2.0.11' if same else '!= pycocotools 2.0.11 (MISMATCH)'}  "
           "(every image's masks made by the index straight from the file)")
+    ev = evaluate_segm(cocors.COCO, cocors.COCOeval)
+    want_eval = want.get("eval_segm", {})
+    same = ev["arrays"] == want_eval.get("arrays") and ev["stats"] == want_eval.get("stats")
+    published = [round(v, 3) for v in ev["stats"]] == PUBLISHED_SEGM
+    ok &= same and published
+    print(f"  cocors.COCOeval (segm, 734 detections) in {ev['time'] * 1000:.1f} ms: "
+          f"AP {ev['stats'][0]:.3f}, AP50 {ev['stats'][1]:.3f}, AR100 {ev['stats'][8]:.3f}")
+    print(f"  eval  {'== pycocotools 2.0.11' if same else '!= pycocotools 2.0.11 (MISMATCH)'}  "
+          f"(stats, precision, recall, scores){'; summary == cocoapi published' if published else '; != published summary'}")
     print("OK: bit-identical to pycocotools 2.0.11" if ok else "FAILED: results differ from pycocotools")
     return 0 if ok else 1
