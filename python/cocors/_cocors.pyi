@@ -189,9 +189,7 @@ def eval_anns_from_dicts(
 ) -> EvalAnns:
     """Columns of annotation dicts."""
 
-def eval_anns_from_index(
-    index: Index, rows: npt.NDArray[np.int64], iou_type: str, gt: bool
-) -> EvalAnns:
+def eval_anns_from_index(index: Index, rows: npt.NDArray[np.int64], iou_type: str) -> EvalAnns:
     """Ground-truth columns of rows of an indexed file."""
 
 def evaluate(

@@ -98,7 +98,7 @@ def _side(coco: Any, p: Params, gt: bool) -> Any:
         else:
             ids = coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds) if p.useCats else coco.getAnnIds(imgIds=p.imgIds)
             rows = index.rows("annotations", np.asarray(ids, dtype=np.int64).reshape(-1))
-        return _cocors.eval_anns_from_index(index, rows, p.iouType, True)
+        return _cocors.eval_anns_from_index(index, rows, p.iouType)
     imgs = coco.imgs if p.iouType == "segm" else None
     dataset = getattr(coco, "dataset", None)
     anns = dataset.get("annotations") if isinstance(dataset, dict) else None

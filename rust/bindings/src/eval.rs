@@ -14,7 +14,7 @@ use cocors_core::Error;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::errors::{input_type, to_py};
 use crate::index::PyIndex;
@@ -108,13 +108,6 @@ fn to_value(v: &Bound<'_, PyAny>) -> Option<Value> {
     }
     if let Ok(l) = v.cast::<PyList>() {
         return l
-            .iter()
-            .map(|x| to_value(&x))
-            .collect::<Option<_>>()
-            .map(Value::Array);
-    }
-    if let Ok(t) = v.cast::<PyTuple>() {
-        return t
             .iter()
             .map(|x| to_value(&x))
             .collect::<Option<_>>()
@@ -300,7 +293,6 @@ pub fn eval_anns_from_index(
     index: &PyIndex,
     rows: PyReadonlyArray1<'_, i64>,
     iou_type: &str,
-    gt: bool,
 ) -> PyResult<PyEvalAnns> {
     let kind = iou_type_of(py, iou_type)?;
     let idx = index.inner.clone();
@@ -311,13 +303,6 @@ pub fn eval_anns_from_index(
         .map(|&r| usize::try_from(r).ok().filter(|&r| r < n))
         .collect::<Option<_>>()
         .ok_or_else(|| input_type(py, "rows outside the annotations".into()))?;
-    if !gt {
-        // Detections carry a score: an annotation file has none (pycocotools' KeyError).
-        return Err(to_py(
-            py,
-            Error::Eval("detections need a 'score': load them with loadRes".into()),
-        ));
-    }
     let result = py.detach(|| from_index(&idx, &rows, kind));
     Ok(PyEvalAnns {
         inner: result.map_err(|e| to_py(py, e))?,

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::cells::descending_key;
 use super::{Evaluation, FALSE_POSITIVE, TRUE_POSITIVE};
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -233,23 +234,6 @@ struct Scratch {
     tp_cum: Vec<u64>,
     pr: Vec<f64>,
     rc: Vec<f64>,
-}
-
-/// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with
-/// 0.0, NaN last.
-fn descending_key(s: f64) -> u64 {
-    if s.is_nan() {
-        return u64::MAX;
-    }
-    // `+ 0.0` turns -0.0 into 0.0; then the usual order-preserving map of the bits.
-    let bits = (s + 0.0).to_bits();
-    let ascending = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
-    // Never u64::MAX for a number (that would need the bits of a NaN).
-    !ascending - 1
 }
 
 /// One slot from its non-None evalImgs (cell, area range) in pycocotools' order and their

@@ -25,16 +25,21 @@ pub(super) struct Cell {
     pub ious: Vec<f64>,
 }
 
-/// numpy's sort order for `-score` ascending: larger scores first, NaN last, ties stable.
-pub(super) fn by_score(a: f64, b: f64) -> std::cmp::Ordering {
-    use std::cmp::Ordering::*;
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Equal,
-        (true, false) => Greater,
-        (false, true) => Less,
-        // `-a < -b` exactly when `b < a` (negation is exact); -0.0 and 0.0 tie.
-        _ => b.partial_cmp(&a).unwrap_or(Equal),
+/// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with
+/// 0.0, NaN last.
+pub(super) fn descending_key(s: f64) -> u64 {
+    if s.is_nan() {
+        return u64::MAX;
     }
+    // `+ 0.0` turns -0.0 into 0.0; then the usual order-preserving map of the bits.
+    let bits = (s + 0.0).to_bits();
+    let ascending = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    // Never u64::MAX for a number (that would need the bits of a NaN).
+    !ascending - 1
 }
 
 /// Rows of `anns` keyed by (image position, category id), sorted stably by that key: each
@@ -150,7 +155,7 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
     }
     for cell in &mut cells {
         cell.dt
-            .sort_by(|&a, &b| by_score(dt.score[a as usize], dt.score[b as usize]));
+            .sort_by_key(|&d| descending_key(dt.score[d as usize]));
         cell.dt.truncate(params.max_det);
         cell.scores = cell.dt.iter().map(|&d| dt.score[d as usize]).collect();
     }

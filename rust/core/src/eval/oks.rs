@@ -58,6 +58,11 @@ fn max0(v: f64) -> f64 {
     }
 }
 
+/// `vg > 0`: a labelled keypoint (NaN is not).
+fn visible(v: f64) -> bool {
+    v > 0.0
+}
+
 /// Appends the (negated) exponents `-e` of one (detection, ground truth) pair, in the order
 /// numpy builds `e` (only visible keypoints when the ground truth has any).
 fn push_exponents(
@@ -69,15 +74,15 @@ fn push_exponents(
     d: &[f64],
 ) {
     let k = vars.len();
-    let visible = (0..k).filter(|&j| g[3 * j + 2] > 0.0).count();
+    let n_visible = (0..k).filter(|&j| visible(g[3 * j + 2])).count();
     // `gt['area'] + np.spacing(1)`.
     let denom = area + f64::EPSILON;
     let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
     let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
     for j in 0..k {
         let (xd, yd) = (d[3 * j], d[3 * j + 1]);
-        let (dx, dy) = if visible > 0 {
-            if g[3 * j + 2] <= 0.0 || g[3 * j + 2].is_nan() {
+        let (dx, dy) = if n_visible > 0 {
+            if !visible(g[3 * j + 2]) {
                 continue;
             }
             (xd - g[3 * j], yd - g[3 * j + 1])
