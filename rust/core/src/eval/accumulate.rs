@@ -37,8 +37,13 @@ fn np_less(a: f64, b: f64) -> bool {
     a < b || (b.is_nan() && !a.is_nan())
 }
 
-/// One (k, a, m) slot: per evaluated threshold, recall and the R precisions and scores.
-type Slot = Option<Vec<(f64, Vec<f64>, Vec<f64>)>>;
+/// One category's results, positions `[t][r][a][m]` (recall `[t][a][m]`) over the positions
+/// of `p.a_list` and `p.m_list`, -1 where a slot has nothing.
+struct Block {
+    precision: Vec<f64>,
+    recall: Vec<f64>,
+    scores: Vec<f64>,
+}
 
 /// Accumulates `ev` as `COCOeval.accumulate(p)`.
 pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> {
@@ -52,6 +57,9 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
     if p.rec_thrs.len() != r_out {
         return Err(Error::Eval("accumulate: recThrs length mismatch".into()));
     }
+    if p.k_list.len() > k_out || p.a_list.len() > a_out || p.m_list.len() > m_out {
+        return Err(Error::Eval("accumulate: index outside p's lists".into()));
+    }
     let i0 = ev.params.img_ids.len();
     let a0_len = ev.params.area_rng.len();
     let k0_len = if ev.params.use_cats {
@@ -60,31 +68,22 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
         1
     };
     let total = k0_len * a0_len * i0;
-    let mut jobs = Vec::new();
-    for (k, &k0) in p.k_list.iter().enumerate() {
-        for (a, &a0) in p.a_list.iter().enumerate() {
-            for (m, &max_det) in p.m_list.iter().enumerate() {
-                if k >= k_out || a >= a_out || m >= m_out {
-                    return Err(Error::Eval("accumulate: index outside p's lists".into()));
-                }
-                jobs.push((k, k0, a, a0, m, max_det));
-            }
-        }
-    }
     // Every flat evalImgs index must exist, as pycocotools' list indexing requires.
-    let last_i = p.i_list.iter().copied().max();
-    for &(_, k0, _, a0, _, _) in &jobs {
-        if let Some(i) = last_i {
-            let flat = k0 * a0_len * i0 + a0 * i0 + i;
-            if flat >= total {
-                return Err(Error::Eval(format!(
-                    "accumulate: evalImgs index {flat} out of range ({total} evaluated); p does not match the evaluated params"
-                )));
+    if let Some(last_i) = p.i_list.iter().copied().max() {
+        for &k0 in &p.k_list {
+            for &a0 in &p.a_list {
+                let flat = k0 * a0_len * i0 + a0 * i0 + last_i;
+                if flat >= total {
+                    return Err(Error::Eval(format!(
+                        "accumulate: evalImgs index {flat} out of range ({total} evaluated); p does not match the evaluated params"
+                    )));
+                }
             }
         }
     }
-    // Positions in i_list, when all are inside the evaluated images (always, unless p has
-    // more images than were evaluated): a slot is then its category's cells, filtered.
+    // Which images i_list selects, when all are inside the evaluated images (always, unless
+    // p has more images than were evaluated): a slot is then its category's cells, filtered,
+    // the same for every area range.
     let listed: Option<Vec<bool>> = if p.i_list.iter().all(|&i| i < i0) {
         let mut v = vec![false; i0];
         p.i_list.iter().for_each(|&i| v[i] = true);
@@ -92,41 +91,27 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
     } else {
         None
     };
-    // One job per (category, maxDets): its detections are sorted once for all area ranges
-    // when the cells do not depend on the area range (the fast path).
-    let mut groups: Vec<(usize, usize, Vec<usize>)> = Vec::new();
-    for (j, &(k, _, _, _, m, _)) in jobs.iter().enumerate() {
-        match groups.last_mut() {
-            Some((gk, gm, members)) if *gk == k && *gm == m => members.push(j),
-            _ => groups.push((k, m, vec![j])),
-        }
-    }
-    let one = |(_, _, members): &(usize, usize, Vec<usize>)| -> Vec<Slot> {
-        let (_, k0, _, _, _, max_det) = jobs[members[0]];
+    let (al, ml) = (p.a_list.len(), p.m_list.len());
+    let one = |&k0: &usize| -> Block {
+        let mut block = Block {
+            precision: vec![-1.0; t0 * r_out * al * ml],
+            recall: vec![-1.0; t0 * al * ml],
+            scores: vec![-1.0; t0 * r_out * al * ml],
+        };
         let mut scratch = Scratch::default();
-        match &listed {
-            Some(listed) => {
-                let cells: Vec<usize> = ev
+        let mut dets: Option<(Vec<usize>, SortedDets)> = None;
+        for (a, &a0) in p.a_list.iter().enumerate() {
+            // This slot's non-None evalImgs in pycocotools' order, as (cell, area range).
+            let evals: Vec<(usize, usize)> = match &listed {
+                Some(listed) => ev
                     .category_cells(k0)
                     .filter(|&c| listed[ev.cell_key(c).1])
-                    .collect();
-                let dets = sorted_dets(ev, &cells, max_det);
-                members
-                    .iter()
-                    .map(|&j| {
-                        let evals: Vec<(usize, usize)> =
-                            cells.iter().map(|&c| (c, jobs[j].3)).collect();
-                        slot(ev, p, &evals, &dets, &mut scratch)
-                    })
-                    .collect()
-            }
-            None => members
-                .iter()
-                .map(|&j| {
+                    .map(|c| (c, a0))
+                    .collect(),
+                None => {
                     // pycocotools' flat index, decoded back into (category, area, image).
-                    let base = k0 * a0_len * i0 + jobs[j].3 * i0;
-                    let evals: Vec<(usize, usize)> = p
-                        .i_list
+                    let base = k0 * a0_len * i0 + a0 * i0;
+                    p.i_list
                         .iter()
                         .filter_map(|&i| {
                             let flat = base + i;
@@ -134,96 +119,168 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                                 (flat / (a0_len * i0), (flat / i0) % a0_len, flat % i0);
                             ev.find_cell(k, ii).map(|c| (c, a))
                         })
-                        .collect();
-                    let cells: Vec<usize> = evals.iter().map(|e| e.0).collect();
-                    slot(
-                        ev,
-                        p,
-                        &evals,
-                        &sorted_dets(ev, &cells, max_det),
-                        &mut scratch,
-                    )
-                })
-                .collect(),
+                        .collect()
+                }
+            };
+            let npig: u64 = evals
+                .iter()
+                .map(|&(c, a)| u64::from(ev.statuses(c, a).1))
+                .sum();
+            if npig == 0 {
+                continue;
+            }
+            let cells: Vec<usize> = evals.iter().map(|e| e.0).collect();
+            // Sorted once per category when the cells repeat from one area range to the next.
+            let sorted = match dets.take() {
+                Some((prev, sorted)) if prev == cells => (prev, sorted),
+                _ => {
+                    let sorted = SortedDets::of(ev, &cells, &p.m_list);
+                    (cells, sorted)
+                }
+            };
+            let sorted = &dets.insert(sorted).1;
+            for (m, pick) in sorted.picks.iter().enumerate() {
+                pick.gather_statuses(ev, &evals, &mut scratch.status);
+                let n = pick.len();
+                for t in 0..t0 {
+                    let at = (t * al + a) * ml + m;
+                    let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
+                    // A slot with ground truth samples 0 where nothing is reached.
+                    for r in 0..r_out {
+                        let i = ((t * r_out + r) * al + a) * ml + m;
+                        q[i] = 0.0;
+                        s[i] = 0.0;
+                    }
+                    block.recall[at] = slot_at(
+                        &scratch.status[t * n..(t + 1) * n],
+                        &pick.scores,
+                        npig as f64,
+                        &p.rec_thrs,
+                        &mut scratch.walk,
+                        |r, qv, sv| {
+                            let i = ((t * r_out + r) * al + a) * ml + m;
+                            q[i] = qv;
+                            s[i] = sv;
+                        },
+                    );
+                }
+            }
         }
+        block
     };
-    let per_group: Vec<Vec<Slot>> =
-        if parallel::worth_parallel(groups.len(), ev.cell_count() * a0_len * t0 * 4) {
-            parallel::install(|| groups.par_iter().map(one).collect())
-        } else {
-            groups.iter().map(one).collect()
-        };
-    let mut slots: Vec<Slot> = vec![None; jobs.len()];
-    for ((_, _, members), got) in groups.iter().zip(per_group) {
-        for (&j, s) in members.iter().zip(got) {
-            slots[j] = s;
-        }
-    }
+    let work = ev.cell_count() * a0_len * t0 * 4;
+    let blocks: Vec<Block> = if parallel::worth_parallel(p.k_list.len(), work) {
+        parallel::install(|| p.k_list.par_iter().map(one).collect())
+    } else {
+        p.k_list.iter().map(one).collect()
+    };
     let mut out = Accumulated {
         precision: vec![-1.0; t_out * r_out * k_out * a_out * m_out],
         recall: vec![-1.0; t_out * k_out * a_out * m_out],
         scores: vec![-1.0; t_out * r_out * k_out * a_out * m_out],
     };
-    // Written in output order (t, r outer; slots, which are in (k, a, m) order, inner) so
-    // that the stores are sequential.
-    for t in 0..t0 {
-        for (&(k, _, a, _, m, _), slot) in jobs.iter().zip(&slots) {
-            if let Some(per_t) = slot {
-                out.recall[((t * k_out + k) * a_out + a) * m_out + m] = per_t[t].0;
-            }
+    // Output order is (t, r, k, a, m): each block's (a, m) rows are copied in place, so the
+    // stores are sequential.
+    let copy_rows = |dst: &mut [f64], src: &[f64], row_dst: usize, row_src: usize| {
+        if al == a_out && ml == m_out {
+            let n = al * ml;
+            dst[row_dst * n..(row_dst + 1) * n]
+                .copy_from_slice(&src[row_src * n..(row_src + 1) * n]);
+            return;
         }
-        for r in 0..r_out {
-            let base = (t * r_out + r) * k_out;
-            for (&(k, _, a, _, m, _), slot) in jobs.iter().zip(&slots) {
-                if let Some(per_t) = slot {
-                    let at = ((base + k) * a_out + a) * m_out + m;
-                    out.precision[at] = per_t[t].1[r];
-                    out.scores[at] = per_t[t].2[r];
-                }
+        for a in 0..al {
+            let (d, s) = ((row_dst * a_out + a) * m_out, (row_src * al + a) * ml);
+            dst[d..d + ml].copy_from_slice(&src[s..s + ml]);
+        }
+    };
+    for t in 0..t0 {
+        for (k, b) in blocks.iter().enumerate() {
+            copy_rows(&mut out.recall, &b.recall, t * k_out + k, t);
+            for r in 0..r_out {
+                let (rd, rs) = ((t * r_out + r) * k_out + k, t * r_out + r);
+                copy_rows(&mut out.precision, &b.precision, rd, rs);
+                copy_rows(&mut out.scores, &b.scores, rd, rs);
             }
         }
     }
     Ok(out)
 }
 
-/// The detections of a slot: the first `max_det` of each cell, concatenated in cell order
-/// (`starts[e]` is where cell `e`'s begin), and their stable order by decreasing score
-/// (`np.argsort(-dtScores, kind='mergesort')`) with the sorted scores.
+/// The detections of a slot's cells (each truncated to `maxDets[-1]` by evaluate) in their
+/// stable order by decreasing score, `np.argsort(-dtScores, kind='mergesort')` over the
+/// cells' concatenation, once per `maxDets` value (`e['dtScores'][0:maxDet]` of each cell).
+/// Sorting all of them once and keeping the first `maxDet` of each cell gives the same order:
+/// a stable sort of a subsequence is the subsequence of the stable sort.
 struct SortedDets {
-    starts: Vec<usize>,
-    order: Vec<u32>,
-    /// `rank[order[i]] == i`.
-    rank: Vec<u32>,
+    picks: Vec<Pick>,
+}
+
+/// The detections kept at one `maxDets`: for each, its cell (position in the slot), its
+/// position in that cell, and its score.
+struct Pick {
+    eval: Vec<u32>,
+    pos: Vec<u32>,
     scores: Vec<f64>,
 }
 
-fn sorted_dets(ev: &Evaluation, cells: &[usize], max_det: usize) -> SortedDets {
-    let mut starts = Vec::with_capacity(cells.len() + 1);
-    let mut all = Vec::new();
-    for &c in cells {
-        starts.push(all.len());
-        let scores = ev.cell_scores(c);
-        all.extend_from_slice(&scores[..scores.len().min(max_det)]);
+impl SortedDets {
+    fn of(ev: &Evaluation, cells: &[usize], m_list: &[usize]) -> SortedDets {
+        let n: usize = cells.iter().map(|&c| ev.cell_scores(c).len()).sum();
+        // Sorting (key, concatenated position) pairs is a stable sort by key.
+        let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(n);
+        let mut owner: Vec<(u32, u32)> = Vec::with_capacity(n);
+        for (e, &c) in cells.iter().enumerate() {
+            for (d, &s) in ev.cell_scores(c).iter().enumerate() {
+                keyed.push((descending_key(s), owner.len() as u32));
+                owner.push((e as u32, d as u32));
+            }
+        }
+        keyed.sort_unstable();
+        let picks = m_list
+            .iter()
+            .map(|&max_det| {
+                let mut pick = Pick {
+                    eval: Vec::with_capacity(n),
+                    pos: Vec::with_capacity(n),
+                    scores: Vec::with_capacity(n),
+                };
+                for &(_, i) in &keyed {
+                    let (e, d) = owner[i as usize];
+                    if (d as usize) < max_det {
+                        pick.eval.push(e);
+                        pick.pos.push(d);
+                        pick.scores
+                            .push(ev.cell_scores(cells[e as usize])[d as usize]);
+                    }
+                }
+                pick
+            })
+            .collect();
+        SortedDets { picks }
     }
-    starts.push(all.len());
-    // Sorting (key, position) pairs is a stable sort by key.
-    let mut keyed: Vec<(u64, u32)> = all
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| (descending_key(s), i as u32))
-        .collect();
-    keyed.sort_unstable();
-    let order: Vec<u32> = keyed.iter().map(|&(_, i)| i).collect();
-    let scores = order.iter().map(|&i| all[i as usize]).collect();
-    let mut rank = vec![0u32; order.len()];
-    for (i, &pos) in order.iter().enumerate() {
-        rank[pos as usize] = i as u32;
+}
+
+impl Pick {
+    fn len(&self) -> usize {
+        self.pos.len()
     }
-    SortedDets {
-        starts,
-        order,
-        rank,
-        scores,
+
+    /// The statuses of the picked detections at each threshold (T x N, threshold-major),
+    /// read from each (cell, area range) of `evals`.
+    fn gather_statuses(&self, ev: &Evaluation, evals: &[(usize, usize)], out: &mut Vec<u8>) {
+        let (nt, n) = (ev.params.iou_thrs.len(), self.len());
+        let sources: Vec<(&[u8], usize)> = evals
+            .iter()
+            .map(|&(c, a)| (ev.statuses(c, a).0, ev.cell_dt(c).len()))
+            .collect();
+        out.clear();
+        out.resize(nt * n, 0);
+        for (i, (&e, &d)) in self.eval.iter().zip(&self.pos).enumerate() {
+            let (status, width) = sources[e as usize];
+            for t in 0..nt {
+                out[t * n + i] = status[t * width + d as usize];
+            }
+        }
     }
 }
 
@@ -231,98 +288,179 @@ fn sorted_dets(ev: &Evaluation, cells: &[usize], max_det: usize) -> SortedDets {
 #[derive(Default)]
 struct Scratch {
     status: Vec<u8>,
-    tp_cum: Vec<u64>,
+    walk: Walk,
+}
+
+/// Per true positive in score order (the j-th holds j + 1 true positives): the false
+/// positives before it, its precision (then the running maximum from the right) and its
+/// score.
+#[derive(Default)]
+struct Walk {
+    fp: Vec<u32>,
+    at: Vec<u32>,
     pr: Vec<f64>,
     rc: Vec<f64>,
 }
 
-/// One slot from its non-None evalImgs (cell, area range) in pycocotools' order and their
-/// sorted detections.
-fn slot(
-    ev: &Evaluation,
-    p: &AccumulateParams,
-    evals: &[(usize, usize)],
-    dets: &SortedDets,
-    scratch: &mut Scratch,
-) -> Slot {
-    if evals.is_empty() {
-        return None;
+/// One (threshold, slot) over its picked detections' statuses and scores (score order):
+/// returns the recall and hands `emit(r, precision, score)` the sampled values (recall
+/// thresholds past the last sample keep their 0).
+///
+/// pycocotools builds, over the detections, `tp` and `fp` cumulative sums,
+/// `pr = tp / (fp + tp + np.spacing(1))` made non-increasing from the right, `rc = tp / npig`,
+/// and samples `pr` and the scores at `np.searchsorted(rc, recThrs, 'left')` until an index
+/// runs past the end. The same numbers come from the true positives alone: `rc` only changes
+/// at a true positive, so every sampled index is a true positive or index 0, and the
+/// right-running maximum of `pr` at a true positive is the maximum over the true positives
+/// from there on (`pr` falls at a false positive and stays at an ignored one). Each `pr` is
+/// computed with pycocotools' operations, in its order.
+fn slot_at(
+    status: &[u8],
+    scores: &[f64],
+    npig: f64,
+    rec_thrs: &[f64],
+    w: &mut Walk,
+    mut emit: impl FnMut(usize, f64, f64),
+) -> f64 {
+    let Some(&first_status) = status.first() else {
+        // No detections: recall 0 and nothing sampled (index 0 is already past the end).
+        return 0.0;
+    };
+    // Branch-free: every detection writes the slot of the next true positive, which only a
+    // true positive keeps (by moving on).
+    w.fp.clear();
+    w.fp.resize(status.len() + 1, 0);
+    w.at.clear();
+    w.at.resize(status.len() + 1, 0);
+    let (mut tp, mut fp) = (0usize, 0u32);
+    for (i, &st) in status.iter().enumerate() {
+        w.fp[tp] = fp;
+        w.at[tp] = i as u32;
+        tp += usize::from(st == TRUE_POSITIVE);
+        fp += u32::from(st == FALSE_POSITIVE);
     }
-    let npig: usize = evals
-        .iter()
-        .map(|&(c, a)| ev.statuses(c, a).1 as usize)
-        .sum();
-    if npig == 0 {
-        return None;
+    w.pr.clear();
+    w.pr.extend(w.fp[..tp].iter().enumerate().map(|(j, &f)| {
+        let (tpf, fpf) = ((j + 1) as f64, f64::from(f));
+        tpf / (fpf + tpf + f64::EPSILON)
+    }));
+    let mut running = f64::NEG_INFINITY;
+    for v in w.pr.iter_mut().rev() {
+        running = running.max(*v);
+        *v = running;
     }
-    let nt = ev.params.iou_thrs.len();
-    let nd = dets.order.len();
-    // The status of each detection at each threshold, read cell by cell (in memory order)
-    // into one compact array in score order (threshold-major), then walked per threshold.
-    let status_at = &mut scratch.status;
-    status_at.clear();
-    status_at.resize(nd * nt, 0);
-    for (e, &(c, a)) in evals.iter().enumerate() {
-        let (status, _) = ev.statuses(c, a);
-        let width = ev.cell_dt(c).len();
-        for (d, pos) in (dets.starts[e]..dets.starts[e + 1]).enumerate() {
-            let i = dets.rank[pos] as usize;
-            for t in 0..nt {
-                status_at[t * nd + i] = status[t * width + d];
+    let rc0 = f64::from(u8::from(first_status == TRUE_POSITIVE)) / npig;
+    // The recall at each true positive, one division each, for a merge with the thresholds
+    // when they ascend (pycocotools' grid), else a search per threshold.
+    w.rc.clear();
+    w.rc.extend((1..=tp).map(|j| j as f64 / npig));
+    let mut j = 0;
+    let mut last = f64::NEG_INFINITY;
+    for (r, &thr) in rec_thrs.iter().enumerate() {
+        if !np_less(rc0, thr) {
+            // Index 0: the maximum precision over everything (0 without a true positive).
+            emit(r, w.pr.first().copied().unwrap_or(0.0), scores[0]);
+            continue;
+        }
+        if np_less(thr, last) {
+            j = 0;
+        }
+        last = thr;
+        // First true positive whose recall is not below thr (numpy's order).
+        while j < tp && np_less(w.rc[j], thr) {
+            j += 1;
+        }
+        if j == tp {
+            break;
+        }
+        emit(r, w.pr[j], scores[w.at[j] as usize]);
+    }
+    tp as f64 / npig
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::IGNORED;
+    use crate::test_rng::Rng;
+
+    /// pycocotools' accumulate of one (threshold, slot), transcribed literally: full `tp`,
+    /// `fp`, `pr`, `rc` arrays, the right-to-left pass, `searchsorted` and the try/except.
+    fn literal(
+        status: &[u8],
+        scores: &[f64],
+        npig: f64,
+        rec_thrs: &[f64],
+    ) -> (f64, Vec<f64>, Vec<f64>) {
+        let nd = status.len();
+        let (mut tp, mut fp) = (0.0f64, 0.0f64);
+        let (mut pr, mut rc) = (Vec::new(), Vec::new());
+        for &st in status {
+            tp += f64::from(u8::from(st == TRUE_POSITIVE));
+            fp += f64::from(u8::from(st == FALSE_POSITIVE));
+            rc.push(tp / npig);
+            pr.push(tp / (fp + tp + f64::EPSILON));
+        }
+        let recall = if nd > 0 { rc[nd - 1] } else { 0.0 };
+        for i in (1..nd).rev() {
+            if pr[i] > pr[i - 1] {
+                pr[i - 1] = pr[i];
             }
         }
-    }
-    let npig_f = npig as f64;
-    let r = p.rec_thrs.len();
-    let sorted_thrs = p.rec_thrs.windows(2).all(|w| !np_less(w[1], w[0]));
-    let (tp_cum, pr, rc) = (&mut scratch.tp_cum, &mut scratch.pr, &mut scratch.rc);
-    let mut per_t = Vec::with_capacity(nt);
-    for t in 0..nt {
-        // Cumulative true positives and `pr = tp / (fp + tp + np.spacing(1))` in score order;
-        // `rc = tp / npig` is computed where it is read.
-        tp_cum.clear();
-        pr.clear();
-        let (mut tp, mut fp) = (0u64, 0u64);
-        for &st in &status_at[t * nd..(t + 1) * nd] {
-            tp += u64::from(st == TRUE_POSITIVE);
-            fp += u64::from(st == FALSE_POSITIVE);
-            tp_cum.push(tp);
-            let (tpf, fpf) = (tp as f64, fp as f64);
-            pr.push(tpf / (fpf + tpf + f64::EPSILON));
-        }
-        let rc_at = |i: usize| tp_cum[i] as f64 / npig_f;
-        let recall = if nd > 0 { rc_at(nd - 1) } else { 0.0 };
-        // Precision made monotone from the right (`if pr[i] > pr[i-1]: pr[i-1] = pr[i]`): a
-        // running maximum, as no precision is NaN (every denominator is at least eps).
-        let mut running = f64::NEG_INFINITY;
-        for v in pr.iter_mut().rev() {
-            running = running.max(*v);
-            *v = running;
-        }
-        if !sorted_thrs {
-            rc.clear();
-            rc.extend((0..nd).map(rc_at));
-        }
-        // `np.searchsorted(rc, recThrs, side='left')`, sampled until the first index past
-        // the end (pycocotools' try/except), zeros after.
-        let (mut q, mut ss) = (vec![0.0; r], vec![0.0; r]);
-        let mut pi = 0;
-        for (ri, &thr) in p.rec_thrs.iter().enumerate() {
-            if sorted_thrs {
-                // On ascending thresholds the insertion points only move right: a sweep.
-                while pi < nd && np_less(rc_at(pi), thr) {
-                    pi += 1;
-                }
-            } else {
-                pi = rc.partition_point(|&x| np_less(x, thr));
-            }
+        let (mut q, mut s) = (vec![0.0; rec_thrs.len()], vec![0.0; rec_thrs.len()]);
+        for (r, &thr) in rec_thrs.iter().enumerate() {
+            let pi = rc.partition_point(|&x| np_less(x, thr));
             if pi >= nd {
                 break;
             }
-            q[ri] = pr[pi];
-            ss[ri] = dets.scores[pi];
+            q[r] = pr[pi];
+            s[r] = scores[pi];
         }
-        per_t.push((recall, q, ss));
+        (recall, q, s)
     }
-    Some(per_t)
+
+    #[test]
+    fn true_positive_sampling_equals_the_literal_arrays() {
+        let mut rng = Rng::new(0x5851_f42d_4c95_7f2d);
+        let grid: Vec<f64> = (0..=100).map(|i| i as f64 / 100.0).collect();
+        for case in 0..3000 {
+            let nd = rng.below(40) as usize;
+            let status: Vec<u8> = (0..nd)
+                .map(|_| [IGNORED, TRUE_POSITIVE, FALSE_POSITIVE][rng.below(3) as usize])
+                .collect();
+            let tps = status.iter().filter(|&&s| s == TRUE_POSITIVE).count() as u64;
+            let npig = (tps + rng.below(5)).max(1) as f64;
+            let scores: Vec<f64> = (0..nd).map(|i| 1.0 - i as f64 / 64.0).collect();
+            // pycocotools' grid, and shuffled / out-of-range / NaN thresholds.
+            let thrs: Vec<f64> = if case % 3 == 0 {
+                grid.clone()
+            } else {
+                (0..1 + rng.below(30))
+                    .map(|_| match rng.below(8) {
+                        0 => f64::NAN,
+                        1 => -0.5,
+                        2 => 1.5,
+                        _ => rng.below(1001) as f64 / 1000.0,
+                    })
+                    .collect()
+            };
+            let want = literal(&status, &scores, npig, &thrs);
+            let (mut q, mut s) = (vec![0.0; thrs.len()], vec![0.0; thrs.len()]);
+            let recall = slot_at(
+                &status,
+                &scores,
+                npig,
+                &thrs,
+                &mut Walk::default(),
+                |r, qv, sv| {
+                    q[r] = qv;
+                    s[r] = sv;
+                },
+            );
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(recall.to_bits(), want.0.to_bits(), "case {case}");
+            assert_eq!(bits(&q), bits(&want.1), "case {case}: {status:?} {thrs:?}");
+            assert_eq!(bits(&s), bits(&want.2), "case {case}");
+        }
+    }
 }
