@@ -608,6 +608,63 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// `[[n, ...], ...]`, a list of non-empty number lists (polygons), read straight into
+    /// f64s as [`Value::as_f64`] reads numbers, without building values. None, with the
+    /// position unchanged, where the value has any other shape (the caller then parses it
+    /// as a [`Value`]).
+    pub fn polygons(&mut self) -> Step<Option<Vec<Vec<f64>>>> {
+        let start = self.pos;
+        let got = self.polygons_at();
+        if !matches!(got, Ok(Some(_))) {
+            self.pos = start;
+        }
+        match got {
+            Err(Stop::More) => Err(Stop::More),
+            Err(_) => Ok(None),
+            ok => ok,
+        }
+    }
+
+    fn polygons_at(&mut self) -> Step<Option<Vec<Vec<f64>>>> {
+        self.expect(b'[', "a list")?;
+        let mut polys = Vec::new();
+        loop {
+            if self.peek("a polygon")? != b'[' {
+                return Ok(None);
+            }
+            self.pos += 1;
+            let mut xy = Vec::new();
+            loop {
+                match self.peek("a number")? {
+                    b'-' | b'0'..=b'9' | b'N' | b'I' => {}
+                    _ => return Ok(None),
+                }
+                match self.number()? {
+                    Number::Int(i) => xy.push(i as f64),
+                    Number::Float(f) => xy.push(f),
+                    Number::BigInt { .. } => return Ok(None),
+                }
+                match self.peek("',' or ']'")? {
+                    b',' => self.pos += 1,
+                    b']' => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            polys.push(xy);
+            match self.peek("',' or ']'")? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(Some(polys));
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
     /// A member's key (a string value, lone surrogates kept), and its ':'.
     fn member_key_text(&mut self) -> Step<Value> {
         if self.peek("a key (a string)")? != b'"' {
@@ -794,6 +851,47 @@ pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
     }
 }
 
+/// An object's `segmentation` member: polygons read straight into numbers (see
+/// [`Lexer::polygons`]), any other value parsed as a [`Value`], every other member skipped.
+/// A repeated key keeps the last value, as in Python.
+pub fn parse_segmentation(bytes: &[u8]) -> Step<Option<Segmentation>> {
+    let mut lx = Lexer::new(bytes, 0, true);
+    let mut out = None;
+    lx.expect(b'{', "an object")?;
+    if lx.peek("a key or '}'")? == b'}' {
+        return Ok(out);
+    }
+    loop {
+        if lx.peek("a key (a string)")? != b'"' {
+            return lx.bad(lx.pos, "a key (a string)");
+        }
+        let key = lx.key()?;
+        lx.expect(b':', "':' after a key")?;
+        if key == "segmentation" {
+            out = Some(match lx.polygons()? {
+                Some(polys) => Segmentation::Polygons(polys),
+                None => Segmentation::Value(lx.value(1)?),
+            });
+        } else {
+            lx.skip_value(1)?;
+        }
+        match lx.peek("',' or '}'")? {
+            b',' => lx.pos += 1,
+            b'}' => return Ok(out),
+            _ => return lx.bad(lx.pos, "',' or '}'"),
+        }
+    }
+}
+
+/// A `segmentation` as [`parse_segmentation`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segmentation {
+    /// A list of non-empty number lists.
+    Polygons(Vec<Vec<f64>>),
+    /// Anything else (an RLE dict, a flat list, an empty list, a malformed value).
+    Value(Value),
+}
+
 /// Parses a whole document: one value, then only whitespace.
 pub fn parse_document(bytes: &[u8]) -> Step<Value> {
     let mut lx = Lexer::new(bytes, 0, true);
@@ -971,5 +1069,83 @@ mod tests {
         }
         let mut lx = Lexer::new(b"12", 0, true);
         assert_eq!(lx.number(), Ok(Number::Int(12)));
+    }
+
+    #[test]
+    fn segmentation_fast_path_equals_the_value_parse() {
+        let cases = [
+            (
+                r#"{"id": 1, "segmentation": [[1, 2.5, 3e1, -4, 5.25, 6]], "area": 2}"#,
+                true,
+            ),
+            (
+                r#"{"segmentation": [[0.1, 0.2, 0.3, 0.4], [1,2,3,4,5,6,7,8]]}"#,
+                true,
+            ),
+            (
+                r#"{"segmentation" : [ [ 1 , 2 ,3,4, 5,6 ] ] , "x": [[1]]}"#,
+                true,
+            ),
+            (
+                r#"{"segmentation": [[NaN, Infinity, -Infinity, 1, 2, 3]]}"#,
+                true,
+            ),
+            (
+                r#"{"segmentation": [[123456789012345678901234567890, 1, 2, 3, 4, 5]]}"#,
+                false,
+            ),
+            (r#"{"segmentation": [[]]}"#, false),
+            (r#"{"segmentation": []}"#, false),
+            (r#"{"segmentation": [1, 2, 3, 4, 5, 6]}"#, false),
+            (r#"{"segmentation": [[1, 2, "a"]]}"#, false),
+            (r#"{"segmentation": [[1, 2], [[3]]]}"#, false),
+            (
+                r#"{"segmentation": {"size": [2, 2], "counts": [0, 4]}}"#,
+                false,
+            ),
+            (
+                r#"{"segmentation": [[1, 2]], "segmentation": [[5, 6, 7, 8, 9, 10]]}"#,
+                true,
+            ),
+            (r#"{"bbox": [1, 2, 3, 4]}"#, false),
+        ];
+        for (case, polygons) in cases {
+            let fast = parse_segmentation(case.as_bytes()).unwrap();
+            assert_eq!(
+                matches!(fast, Some(Segmentation::Polygons(_))),
+                polygons,
+                "{case}"
+            );
+            let generic = parse_members(case.as_bytes(), &["segmentation"])
+                .unwrap()
+                .remove(0);
+            match (fast, generic) {
+                (None, None) => {}
+                (Some(Segmentation::Value(v)), Some(g)) => assert_eq!(v, g, "{case}"),
+                (Some(Segmentation::Polygons(p)), Some(Value::Array(parts))) => {
+                    let want: Vec<Vec<u64>> = parts
+                        .iter()
+                        .map(|part| match part {
+                            Value::Array(xs) if !xs.is_empty() => {
+                                xs.iter().map(|x| x.as_f64().unwrap().to_bits()).collect()
+                            }
+                            other => unreachable!("{case}: fast path took {other:?}"),
+                        })
+                        .collect();
+                    let got: Vec<Vec<u64>> = p
+                        .iter()
+                        .map(|xs| xs.iter().map(|x| x.to_bits()).collect())
+                        .collect();
+                    assert_eq!(got, want, "{case}");
+                }
+                (f, g) => unreachable!("{case}: {f:?} against {g:?}"),
+            }
+        }
+        // Malformed numbers fail as the value parse fails, at the same place.
+        let bad = br#"{"segmentation": [[1, 2.]]}"#;
+        assert_eq!(
+            parse_segmentation(bad).err(),
+            parse_members(bad, &["segmentation"]).err()
+        );
     }
 }

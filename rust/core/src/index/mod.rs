@@ -368,19 +368,22 @@ impl Index {
 
     /// The RLEs (as `annToRLE` makes them) of annotation `rows`, for an image of `h` x `w`.
     pub fn rles(&self, rows: &[usize], h: u64, w: u64) -> Result<Vec<Rle>> {
-        let records = self.records(Kind::Annotations, rows)?;
-        records
-            .iter()
+        let segs = self.parse_rows(Kind::Annotations, rows, json::parse_segmentation)?;
+        segs.into_iter()
             .zip(rows)
-            .map(|(rec, &row)| {
+            .map(|(seg, &row)| {
                 let name = || format!("annotations[{row}] (id {})", self.annotations.ids.get(row));
-                let seg = rec.get("segmentation").ok_or_else(|| Error::Schema {
+                let seg = seg.ok_or_else(|| Error::Schema {
                     path: self.source.path_text(),
                     record: name(),
                     field: "segmentation".into(),
                     expected: "a 'segmentation' to make a mask of".into(),
                 })?;
-                segm::rle_of(seg, h, w).map_err(|e| match e {
+                let rle = match &seg {
+                    json::Segmentation::Polygons(polys) => segm::polygons_rle(polys, h, w),
+                    json::Segmentation::Value(v) => segm::rle_of(v, h, w),
+                };
+                rle.map_err(|e| match e {
                     Error::Schema {
                         field, expected, ..
                     } => Error::Schema {

@@ -60,20 +60,7 @@ pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
                 .map(numbers)
                 .collect::<Option<_>>()
                 .ok_or_else(|| schema("a list of polygons (lists of numbers)"))?;
-            let all_boxes = polys.iter().all(|p| p.len() == 4);
-            let rles = polys
-                .iter()
-                .map(|p| {
-                    if all_boxes {
-                        poly::from_bbox([p[0], p[1], p[2], p[3]], h, w)
-                    } else if p.len() > 4 || polys[0].len() > 4 {
-                        poly::from_polygon(p, h, w)
-                    } else {
-                        Err(schema("polygons of at least 3 points"))
-                    }
-                })
-                .collect::<Result<Vec<Rle>>>()?;
-            batch::merge(&rles, false)
+            polygons_rle(&polys, h, w)
         }
         Value::Object(_) => {
             let (rh, rw) = size_of(seg)?;
@@ -99,6 +86,28 @@ pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
             }
         }
         _ => Err(schema("polygons or an RLE")),
+    }
+}
+
+/// The merged RLE of a non-empty list of polygons (all of 4 numbers: boxes, as
+/// `frPyObjects` reads them).
+pub fn polygons_rle(polys: &[Vec<f64>], h: u64, w: u64) -> Result<Rle> {
+    let all_boxes = polys.iter().all(|p| p.len() == 4);
+    let rles = polys
+        .iter()
+        .map(|p| {
+            if all_boxes {
+                poly::from_bbox([p[0], p[1], p[2], p[3]], h, w)
+            } else if p.len() > 4 || polys.first().is_some_and(|f| f.len() > 4) {
+                poly::from_polygon(p, h, w)
+            } else {
+                Err(schema("polygons of at least 3 points"))
+            }
+        })
+        .collect::<Result<Vec<Rle>>>()?;
+    match rles.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => batch::merge(&rles, false),
     }
 }
 
