@@ -1,4 +1,7 @@
 //! `evaluateImg`: pycocotools' greedy matching of one cell at one area range.
+//!
+//! One matching routine, [`Matcher::run`], serves both views: the compact statuses that
+//! `evaluate` keeps for accumulate, and the full `evaluateImg` dict rebuilt on request.
 
 use super::cells::Cell;
 use super::{Anns, Params};
@@ -31,44 +34,159 @@ pub const IGNORED: u8 = 0;
 pub const TRUE_POSITIVE: u8 = 1;
 pub const FALSE_POSITIVE: u8 = 2;
 
-impl EvalImg {
-    /// The accumulate view, T x D row-major: ignored, true positive (matched: `dtm != 0`) or
-    /// false positive.
-    fn statuses(&self, out: &mut Vec<u8>) {
-        out.extend(
-            self.dt_matches
+/// No ground truth matched.
+const NONE: u32 = u32::MAX;
+
+/// The greedy matching of one cell for one set of ignore flags, with its buffers (reused
+/// from cell to cell).
+#[derive(Debug, Default)]
+pub(super) struct Matcher {
+    /// Ground-truth positions in the cell, not-ignored first (stable).
+    order: Vec<u32>,
+    /// Per position in `order`: ignored, crowd.
+    ignore: Vec<bool>,
+    crowd: Vec<bool>,
+    /// IoUs in `order`, D x G row-major (one detection's row contiguous).
+    ious: Vec<f64>,
+    /// Per (threshold, detection), T x D: the position in `order` of the matched ground
+    /// truth, or [`NONE`].
+    matched: Vec<u32>,
+    /// Per position in `order`, during one threshold: taken by a detection of id > 0.
+    taken: Vec<bool>,
+    /// The ignore flags (in cell order) `matched` was computed for.
+    flags: Vec<bool>,
+    ready: bool,
+}
+
+impl Matcher {
+    /// Matches cell `c` where `ignored(g)` says which of its ground truths (cell positions)
+    /// are ignored; a no-op when the flags equal the last run's (area ranges often agree).
+    fn run(
+        &mut self,
+        params: &Params,
+        c: &Cell,
+        gt: &Anns,
+        dt: &Anns,
+        ignored: impl Fn(usize) -> bool,
+    ) {
+        let (ng, nd, nt) = (c.gt.len(), c.dt.len(), params.iou_thrs.len());
+        let same =
+            self.ready && self.flags.len() == ng && (0..ng).all(|g| self.flags[g] == ignored(g));
+        if same {
+            return;
+        }
+        self.ready = true;
+        self.flags.clear();
+        self.flags.extend((0..ng).map(&ignored));
+        self.order.clear();
+        self.order
+            .extend((0..ng as u32).filter(|&g| !self.flags[g as usize]));
+        self.order
+            .extend((0..ng as u32).filter(|&g| self.flags[g as usize]));
+        self.ignore.clear();
+        self.ignore
+            .extend(self.order.iter().map(|&g| self.flags[g as usize]));
+        self.crowd.clear();
+        self.crowd.extend(
+            self.order
                 .iter()
-                .zip(&self.dt_ignore)
-                .map(|(&m, &ig)| {
-                    if ig {
-                        IGNORED
-                    } else if m != 0 {
-                        TRUE_POSITIVE
-                    } else {
-                        FALSE_POSITIVE
-                    }
-                }),
+                .map(|&g| gt.crowd[c.gt[g as usize] as usize]),
         );
+        self.matched.clear();
+        self.matched.resize(nt * nd, NONE);
+        if c.ious.is_empty() {
+            return;
+        }
+        self.ious.clear();
+        for d in 0..nd {
+            self.ious
+                .extend(self.order.iter().map(|&g| c.ious[g as usize * nd + d]));
+        }
+        // Cap of the start: `min([t, 1 - 1e-10])`, Python's min keeps the first unless the
+        // second is less.
+        let cap = 1.0 - 1e-10;
+        for (t, &thr) in params.iou_thrs.iter().enumerate() {
+            self.taken.clear();
+            self.taken.resize(ng, false);
+            let start = if cap < thr { cap } else { thr };
+            for (d, &drow) in c.dt.iter().enumerate() {
+                let row = &self.ious[d * ng..(d + 1) * ng];
+                let mut best = start;
+                let mut m = NONE;
+                for j in 0..ng {
+                    // Already matched (to a detection id > 0) and not a crowd: skip.
+                    if self.taken[j] && !self.crowd[j] {
+                        continue;
+                    }
+                    // Matched to a regular gt and reached the ignored ones: stop.
+                    if m != NONE && !self.ignore[m as usize] && self.ignore[j] {
+                        break;
+                    }
+                    // Only a smaller IoU is skipped: on equal IoU the later gt wins (and a
+                    // NaN IoU matches, as in pycocotools).
+                    if row[j] < best {
+                        continue;
+                    }
+                    best = row[j];
+                    m = j as u32;
+                }
+                if m != NONE {
+                    self.matched[t * nd + d] = m;
+                    // pycocotools' `gtm > 0` test reads the detection's id.
+                    self.taken[m as usize] = dt.id[drow as usize] > 0;
+                }
+            }
+        }
+    }
+
+    /// The id of the ground truth at position `j` of `order`.
+    fn gt_id(&self, c: &Cell, gt: &Anns, j: u32) -> i64 {
+        gt.id[c.gt[self.order[j as usize] as usize] as usize]
     }
 }
 
 /// The matching of cell `c` at every area range, kept compact: detection statuses
-/// (A x T x D) and the number of not-ignored ground truths per area range. `scratch` is
-/// reused between calls.
+/// (A x T x D) and the number of not-ignored ground truths per area range.
 pub(super) fn match_cell(
     params: &Params,
     c: &Cell,
     gt: &Anns,
     dt: &Anns,
-    scratch: &mut EvalImg,
+    matcher: &mut Matcher,
 ) -> (Vec<u8>, Vec<u32>) {
-    let areas = params.area_rng.len();
-    let mut status = Vec::with_capacity(areas * params.iou_thrs.len() * c.dt.len());
-    let mut npig = Vec::with_capacity(areas);
-    for rng in &params.area_rng {
-        evaluate_img_into(params, c, gt, dt, *rng, scratch);
-        scratch.statuses(&mut status);
-        npig.push(scratch.gt_ignore.iter().filter(|&&g| !g).count() as u32);
+    let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
+    let mut status = Vec::with_capacity(params.area_rng.len() * nt * nd);
+    let mut npig = Vec::with_capacity(params.area_rng.len());
+    matcher.ready = false;
+    for &rng in &params.area_rng {
+        matcher.run(params, c, gt, dt, |g| {
+            let g = c.gt[g] as usize;
+            gt.ignore[g] || outside(gt.area[g], rng)
+        });
+        npig.push(matcher.ignore.iter().filter(|&&g| !g).count() as u32);
+        for t in 0..nt {
+            for (d, &drow) in c.dt.iter().enumerate() {
+                let m = matcher.matched[t * nd + d];
+                // Unmatched detections (or matched to a ground truth of id 0, which reads as
+                // unmatched) outside the area range are ignored.
+                let out = || outside(dt.area[drow as usize], rng);
+                status.push(if m == NONE {
+                    if out() {
+                        IGNORED
+                    } else {
+                        FALSE_POSITIVE
+                    }
+                } else if matcher.ignore[m as usize] {
+                    IGNORED
+                } else if matcher.gt_id(c, gt, m) != 0 {
+                    TRUE_POSITIVE
+                } else if out() {
+                    IGNORED
+                } else {
+                    FALSE_POSITIVE
+                });
+            }
+        }
     }
     (status, npig)
 }
@@ -81,87 +199,32 @@ pub(super) fn evaluate_img(
     dt: &Anns,
     rng: [f64; 2],
 ) -> EvalImg {
-    let mut out = EvalImg::default();
-    evaluate_img_into(params, c, gt, dt, rng, &mut out);
-    out
-}
-
-/// [`evaluate_img`] into `out`, whose buffers are reused.
-fn evaluate_img_into(
-    params: &Params,
-    c: &Cell,
-    gt: &Anns,
-    dt: &Anns,
-    rng: [f64; 2],
-    out: &mut EvalImg,
-) {
-    let (ng, nd, nt) = (c.gt.len(), c.dt.len(), params.iou_thrs.len());
-    let ignored = |j: u32| {
-        let g = c.gt[j as usize] as usize;
+    let mut m = Matcher::default();
+    m.run(params, c, gt, dt, |g| {
+        let g = c.gt[g] as usize;
         gt.ignore[g] || outside(gt.area[g], rng)
+    });
+    let (ng, nd, nt) = (c.gt.len(), c.dt.len(), params.iou_thrs.len());
+    let mut out = EvalImg {
+        gt_order: m.order.clone(),
+        gt_ignore: m.ignore.clone(),
+        dt_matches: vec![0; nt * nd],
+        gt_matches: vec![0; nt * ng],
+        dt_ignore: vec![false; nt * nd],
     };
-    // Ground truth stable-sorted with the ignored last.
-    let gt_order = &mut out.gt_order;
-    gt_order.clear();
-    gt_order.extend((0..ng as u32).filter(|&j| !ignored(j)));
-    gt_order.extend((0..ng as u32).filter(|&j| ignored(j)));
-    let gt_ignore = &mut out.gt_ignore;
-    gt_ignore.clear();
-    gt_ignore.extend(gt_order.iter().map(|&j| ignored(j)));
-    let dt_matches = &mut out.dt_matches;
-    dt_matches.clear();
-    dt_matches.resize(nt * nd, 0);
-    let gt_matches = &mut out.gt_matches;
-    gt_matches.clear();
-    gt_matches.resize(nt * ng, 0);
-    let dt_ignore = &mut out.dt_ignore;
-    dt_ignore.clear();
-    dt_ignore.resize(nt * nd, false);
-    if !c.ious.is_empty() {
-        for (t, &thr) in params.iou_thrs.iter().enumerate() {
-            let gtm = &mut gt_matches[t * ng..(t + 1) * ng];
-            for (d, &drow) in c.dt.iter().enumerate() {
-                // `min([t, 1 - 1e-10])`: Python's min keeps the first unless the second is less.
-                let cap = 1.0 - 1e-10;
-                let mut best = if cap < thr { cap } else { thr };
-                let mut m: Option<usize> = None;
-                for (j, &pos) in gt_order.iter().enumerate() {
-                    let g = c.gt[pos as usize] as usize;
-                    // Already matched (to a detection id > 0) and not a crowd: skip.
-                    if gtm[j] > 0 && !gt.crowd[g] {
-                        continue;
-                    }
-                    // Matched to a regular gt and reached the ignored ones: stop.
-                    if let Some(m) = m {
-                        if !gt_ignore[m] && gt_ignore[j] {
-                            break;
-                        }
-                    }
-                    let v = c.ious[pos as usize * nd + d];
-                    // Only a smaller IoU is skipped: on equal IoU the later gt wins (and a
-                    // NaN IoU matches, as in pycocotools).
-                    if v < best {
-                        continue;
-                    }
-                    best = v;
-                    m = Some(j);
-                }
-                if let Some(m) = m {
-                    dt_ignore[t * nd + d] = gt_ignore[m];
-                    dt_matches[t * nd + d] = gt.id[c.gt[gt_order[m] as usize] as usize];
-                    gtm[m] = dt.id[drow as usize];
-                }
+    for t in 0..nt {
+        for (d, &drow) in c.dt.iter().enumerate() {
+            let j = m.matched[t * nd + d];
+            if j != NONE {
+                out.dt_ignore[t * nd + d] = m.ignore[j as usize];
+                out.dt_matches[t * nd + d] = m.gt_id(c, gt, j);
+                // A crowd matched again keeps the last detection's id.
+                out.gt_matches[t * ng + j as usize] = dt.id[drow as usize];
+            }
+            if out.dt_matches[t * nd + d] == 0 && outside(dt.area[drow as usize], rng) {
+                out.dt_ignore[t * nd + d] = true;
             }
         }
     }
-    // Unmatched detections outside the area range are ignored.
-    for (d, &drow) in c.dt.iter().enumerate() {
-        if outside(dt.area[drow as usize], rng) {
-            for t in 0..nt {
-                if dt_matches[t * nd + d] == 0 {
-                    dt_ignore[t * nd + d] = true;
-                }
-            }
-        }
-    }
+    out
 }

@@ -199,7 +199,7 @@ impl Evaluation {
                 }
             }
         }
-        let matched = |scratch: &mut EvalImg, c: &mut Cell| {
+        let matched = |scratch: &mut matching::Matcher, c: &mut Cell| {
             let (status, npig) = matching::match_cell(&params, c, gt, dt, scratch);
             c.status = status;
             c.npig = npig;
@@ -208,10 +208,10 @@ impl Evaluation {
             parallel::install(|| {
                 cells
                     .par_iter_mut()
-                    .for_each_init(EvalImg::default, |s, c| matched(s, c))
+                    .for_each_init(matching::Matcher::default, |s, c| matched(s, c))
             });
         } else {
-            let mut scratch = EvalImg::default();
+            let mut scratch = matching::Matcher::default();
             cells.iter_mut().for_each(|c| matched(&mut scratch, c));
         }
         Ok(Evaluation { params, cells })
