@@ -113,7 +113,7 @@ impl Matcher {
                 let row = &self.ious[d * ng..(d + 1) * ng];
                 let mut best = start;
                 let mut m = NONE;
-                for j in 0..ng {
+                for (j, &v) in row.iter().enumerate() {
                     // Already matched (to a detection id > 0) and not a crowd: skip.
                     if self.taken[j] && !self.crowd[j] {
                         continue;
@@ -124,10 +124,10 @@ impl Matcher {
                     }
                     // Only a smaller IoU is skipped: on equal IoU the later gt wins (and a
                     // NaN IoU matches, as in pycocotools).
-                    if row[j] < best {
+                    if v < best {
                         continue;
                     }
-                    best = row[j];
+                    best = v;
                     m = j as u32;
                 }
                 if m != NONE {
