@@ -4,7 +4,7 @@
 
 use super::{Anns, Geometry, IouType, Keypoints};
 use crate::error::{Error, Result};
-use crate::index::json::Value;
+use crate::index::json::{Member, Numeric, Value};
 use crate::index::{flag, Index};
 
 /// Ground truth of annotation `rows` of `idx` for an evaluation of `kind`, read as
@@ -54,7 +54,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 starts: vec![0],
             };
             let mut boxes = Vec::with_capacity(rows.len());
-            for (p, rec) in records.iter().enumerate() {
+            for (p, mut rec) in records.into_iter().enumerate() {
                 let r = rows[p];
                 let bad = |field: &str, expected: &str| Error::Schema {
                     path: path.clone(),
@@ -64,8 +64,9 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 };
                 // Missing keypoints are an error only where OKS reads them (a cell with
                 // detections), as in pycocotools.
-                let values = match &rec[0] {
-                    Some(Value::Array(v)) => v
+                let values = match rec[0].take() {
+                    Some(Member::Numeric(Numeric::Numbers(v))) => v,
+                    Some(Member::Value(Value::Array(v))) => v
                         .iter()
                         .map(Value::as_f64)
                         .collect::<Option<Vec<f64>>>()
@@ -75,10 +76,11 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 };
                 kp.values.extend(values);
                 kp.starts.push(kp.values.len());
-                let nk = rec[1]
-                    .as_ref()
-                    .and_then(Value::as_f64)
-                    .ok_or_else(|| bad("num_keypoints", "a number"))?;
+                let nk = match &rec[1] {
+                    Some(Member::Value(v)) => v.as_f64(),
+                    _ => None,
+                }
+                .ok_or_else(|| bad("num_keypoints", "a number"))?;
                 if nk == 0.0 {
                     out.ignore[p] = true;
                 }

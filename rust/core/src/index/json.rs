@@ -608,13 +608,13 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// `[[n, ...], ...]`, a list of non-empty number lists (polygons), read straight into
+    /// A list of numbers, or a list of non-empty number lists (polygons), read straight into
     /// f64s as [`Value::as_f64`] reads numbers, without building values. None, with the
-    /// position unchanged, where the value has any other shape (the caller then parses it
-    /// as a [`Value`]).
-    pub fn polygons(&mut self) -> Step<Option<Vec<Vec<f64>>>> {
+    /// position unchanged, where the value has any other shape (empty lists included): the
+    /// caller then parses it as a [`Value`], which also reports any error at its place.
+    pub fn numeric_array(&mut self) -> Step<Option<Numeric>> {
         let start = self.pos;
-        let got = self.polygons_at();
+        let got = self.numeric_array_at();
         if !matches!(got, Ok(Some(_))) {
             self.pos = start;
         }
@@ -625,44 +625,88 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn polygons_at(&mut self) -> Step<Option<Vec<Vec<f64>>>> {
+    fn numeric_array_at(&mut self) -> Step<Option<Numeric>> {
         self.expect(b'[', "a list")?;
+        if self.peek("a value")? != b'[' {
+            return Ok(self.numbers_rest()?.map(Numeric::Numbers));
+        }
         let mut polys = Vec::new();
         loop {
             if self.peek("a polygon")? != b'[' {
                 return Ok(None);
             }
             self.pos += 1;
-            let mut xy = Vec::new();
-            loop {
-                match self.peek("a number")? {
-                    b'-' | b'0'..=b'9' | b'N' | b'I' => {}
-                    _ => return Ok(None),
-                }
-                match self.number()? {
-                    Number::Int(i) => xy.push(i as f64),
-                    Number::Float(f) => xy.push(f),
-                    Number::BigInt { .. } => return Ok(None),
-                }
-                match self.peek("',' or ']'")? {
-                    b',' => self.pos += 1,
-                    b']' => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Ok(None),
-                }
+            match self.numbers_rest()? {
+                Some(xy) => polys.push(xy),
+                None => return Ok(None),
             }
-            polys.push(xy);
             match self.peek("',' or ']'")? {
                 b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
-                    return Ok(Some(polys));
+                    return Ok(Some(Numeric::Polygons(polys)));
                 }
                 _ => return Ok(None),
             }
         }
+    }
+
+    /// After a '[': numbers up to the closing ']' (at least one), or None.
+    fn numbers_rest(&mut self) -> Step<Option<Vec<f64>>> {
+        let mut xs = Vec::new();
+        loop {
+            match self.peek("a number")? {
+                b'-' | b'0'..=b'9' | b'N' | b'I' => {}
+                _ => return Ok(None),
+            }
+            match self.number()? {
+                Number::Int(i) => xs.push(i as f64),
+                Number::Float(f) => xs.push(f),
+                Number::BigInt { .. } => return Ok(None),
+            }
+            match self.peek("',' or ']'")? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(Some(xs));
+                }
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// Skips a value of a record that the index scan has already validated: containers are
+    /// crossed by counting brackets outside strings, without looking at what they hold.
+    /// (A record rewritten since the scan may then read wrongly but never out of bounds;
+    /// the source's change check reports such files.)
+    pub fn skip_validated(&mut self) -> Step<()> {
+        let (open, close) = match self.peek("a value")? {
+            b'[' => (b'[', b']'),
+            b'{' => (b'{', b'}'),
+            _ => return self.skip_value(1),
+        };
+        // Only this container's kind of bracket needs counting: the other kind balances
+        // inside it. memchr3 finds the next bracket or string with SIMD.
+        let mut depth = 0usize;
+        while let Some(i) = memchr::memchr3(open, close, b'"', &self.buf[self.pos..]) {
+            let b = self.buf[self.pos + i];
+            self.pos += i;
+            if b == b'"' {
+                self.skip_string()?;
+                continue;
+            }
+            self.pos += 1;
+            if b == open {
+                depth += 1;
+            } else {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(());
+                }
+            }
+        }
+        self.pos = self.buf.len();
+        Err(self.out("a closing bracket"))
     }
 
     /// A member's key (a string value, lone surrogates kept), and its ':'.
@@ -851,12 +895,13 @@ pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
     }
 }
 
-/// An object's `segmentation` member: polygons read straight into numbers (see
-/// [`Lexer::polygons`]), any other value parsed as a [`Value`], every other member skipped.
-/// A repeated key keeps the last value, as in Python.
-pub fn parse_segmentation(bytes: &[u8]) -> Step<Option<Segmentation>> {
+/// The members `keys` of an object, every other member skipped (the record was validated
+/// by the index scan). Lists of numbers and lists of number lists are read straight into
+/// f64s (see [`Lexer::numeric_array`]); other values as [`Value`]s. A repeated key keeps the
+/// last value, as in Python.
+pub fn parse_numeric_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Member>>> {
     let mut lx = Lexer::new(bytes, 0, true);
-    let mut out = None;
+    let mut out = vec![None; keys.len()];
     lx.expect(b'{', "an object")?;
     if lx.peek("a key or '}'")? == b'}' {
         return Ok(out);
@@ -867,13 +912,19 @@ pub fn parse_segmentation(bytes: &[u8]) -> Step<Option<Segmentation>> {
         }
         let key = lx.key()?;
         lx.expect(b':', "':' after a key")?;
-        if key == "segmentation" {
-            out = Some(match lx.polygons()? {
-                Some(polys) => Segmentation::Polygons(polys),
-                None => Segmentation::Value(lx.value(1)?),
-            });
-        } else {
-            lx.skip_value(1)?;
+        match keys.iter().position(|k| *k == key) {
+            Some(i) => {
+                let numeric = if lx.peek("a value")? == b'[' {
+                    lx.numeric_array()?
+                } else {
+                    None
+                };
+                out[i] = Some(match numeric {
+                    Some(n) => Member::Numeric(n),
+                    None => Member::Value(lx.value(1)?),
+                });
+            }
+            None => lx.skip_validated()?,
         }
         match lx.peek("',' or '}'")? {
             b',' => lx.pos += 1,
@@ -883,12 +934,20 @@ pub fn parse_segmentation(bytes: &[u8]) -> Step<Option<Segmentation>> {
     }
 }
 
-/// A `segmentation` as [`parse_segmentation`] reads it.
+/// A list read by [`Lexer::numeric_array`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Segmentation {
-    /// A list of non-empty number lists.
+pub enum Numeric {
+    /// A non-empty list of numbers.
+    Numbers(Vec<f64>),
+    /// A non-empty list of non-empty number lists.
     Polygons(Vec<Vec<f64>>),
-    /// Anything else (an RLE dict, a flat list, an empty list, a malformed value).
+}
+
+/// A member as [`parse_numeric_members`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Member {
+    Numeric(Numeric),
+    /// Anything else (an RLE dict, an empty list, a number, a malformed value).
     Value(Value),
 }
 
@@ -1072,7 +1131,7 @@ mod tests {
     }
 
     #[test]
-    fn segmentation_fast_path_equals_the_value_parse() {
+    fn numeric_fast_path_equals_the_value_parse() {
         let cases = [
             (
                 r#"{"id": 1, "segmentation": [[1, 2.5, 3e1, -4, 5.25, 6]], "area": 2}"#,
@@ -1110,9 +1169,11 @@ mod tests {
             (r#"{"bbox": [1, 2, 3, 4]}"#, false),
         ];
         for (case, polygons) in cases {
-            let fast = parse_segmentation(case.as_bytes()).unwrap();
+            let fast = parse_numeric_members(case.as_bytes(), &["segmentation"])
+                .unwrap()
+                .remove(0);
             assert_eq!(
-                matches!(fast, Some(Segmentation::Polygons(_))),
+                matches!(fast, Some(Member::Numeric(Numeric::Polygons(_)))),
                 polygons,
                 "{case}"
             );
@@ -1121,8 +1182,18 @@ mod tests {
                 .remove(0);
             match (fast, generic) {
                 (None, None) => {}
-                (Some(Segmentation::Value(v)), Some(g)) => assert_eq!(v, g, "{case}"),
-                (Some(Segmentation::Polygons(p)), Some(Value::Array(parts))) => {
+                (Some(Member::Value(v)), Some(g)) => assert_eq!(v, g, "{case}"),
+                (Some(Member::Numeric(Numeric::Numbers(xs))), Some(g)) => {
+                    let want: Option<Vec<u64>> = match g {
+                        Value::Array(items) => {
+                            items.iter().map(|x| x.as_f64().map(f64::to_bits)).collect()
+                        }
+                        _ => None,
+                    };
+                    let got: Vec<u64> = xs.iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(Some(got), want, "{case}");
+                }
+                (Some(Member::Numeric(Numeric::Polygons(p))), Some(Value::Array(parts))) => {
                     let want: Vec<Vec<u64>> = parts
                         .iter()
                         .map(|part| match part {
@@ -1144,8 +1215,33 @@ mod tests {
         // Malformed numbers fail as the value parse fails, at the same place.
         let bad = br#"{"segmentation": [[1, 2.]]}"#;
         assert_eq!(
-            parse_segmentation(bad).err(),
+            parse_numeric_members(bad, &["segmentation"]).err(),
             parse_members(bad, &["segmentation"]).err()
         );
+    }
+
+    #[test]
+    fn skip_validated_ends_where_skip_value_ends() {
+        let cases = [
+            r#"[[1, 2, 3], [4.5, -6e2]] , "next""#,
+            r#"{"a": [1, {"b": "]}[{"}], "c": {"d": [[]]}}, 1"#,
+            r#"["\"]", "\\", [{"x": "[["}]]"#,
+            r#"[] ,"#,
+            r#"{}"#,
+            r#"12.5e3, 4"#,
+            r#""str]ing" ]"#,
+            r#"[{"a": [1, 2]}, [3, {"b": [4]}]]"#,
+        ];
+        for case in cases {
+            let mut fast = Lexer::new(case.as_bytes(), 0, true);
+            let mut full = Lexer::new(case.as_bytes(), 0, true);
+            fast.skip_validated().unwrap();
+            full.skip_value(1).unwrap();
+            assert_eq!(fast.pos, full.pos, "{case}");
+        }
+        // A record cut short (a file rewritten since the scan) is an error, not a read past
+        // the end.
+        let mut cut = Lexer::new(br#"[[1, 2], [3"#, 0, true);
+        assert!(cut.skip_validated().is_err());
     }
 }

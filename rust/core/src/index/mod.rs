@@ -29,7 +29,7 @@ use crate::rle::Rle;
 /// Bytes read per step of the scan.
 const CHUNK: usize = 4 << 20;
 /// Largest single read when records are materialised in a batch.
-const BATCH_READ: u64 = 8 << 20;
+const BATCH_READ: u64 = 1 << 20;
 /// Most bytes of unwanted records a batch read may span between two wanted ones.
 const MAX_READ_GAP: u64 = 16 << 10;
 
@@ -285,11 +285,11 @@ impl Index {
 
     /// Records `rows` of `kind`, each parsed by `parse` from its bytes, in the order given.
     /// Neighbouring records are read from the file together.
-    fn parse_rows<T>(
+    fn parse_rows<T: Send>(
         &self,
         kind: Kind,
         rows: &[usize],
-        parse: impl Fn(&[u8]) -> json::Step<T>,
+        parse: impl Fn(&[u8]) -> json::Step<T> + Sync,
     ) -> Result<Vec<T>> {
         let table = self.table(kind);
         if let Some(&bad) = rows.iter().find(|&&r| r >= table.len()) {
@@ -300,11 +300,12 @@ impl Index {
                 expected: format!("a row below {}", table.len()),
             });
         }
-        let mut out = Vec::with_capacity(rows.len());
+        // Batches of rows read together: extended while the next row comes later in the
+        // file and close to the last one (skipping a few records is cheaper than a read per
+        // record), up to a size that stays in cache.
+        let mut batches: Vec<(usize, usize)> = Vec::new();
         let mut i = 0;
         while i < rows.len() {
-            // Extend the read while the next row comes later in the file and close to the
-            // last one (skipping a few records is cheaper than a read per record).
             let (start, mut end) = table.span(rows[i]);
             let mut j = i + 1;
             while j < rows.len() && rows[j] > rows[j - 1] {
@@ -315,13 +316,39 @@ impl Index {
                 end = e;
                 j += 1;
             }
-            let bytes = self.source.read(start, end)?;
-            for &r in &rows[i..j] {
-                let (s, e) = table.span(r);
-                let local = (s - start) as usize..(e - start) as usize;
-                out.push(self.parsed(&bytes[local], s, &parse)?);
-            }
+            batches.push((i, j));
             i = j;
+        }
+        let one = |&(i, j): &(usize, usize)| -> Result<Vec<T>> {
+            let start = table.span(rows[i]).0;
+            let end = rows[i..j]
+                .iter()
+                .map(|&r| table.span(r).1)
+                .max()
+                .unwrap_or(start);
+            let bytes = self.source.read(start, end)?;
+            rows[i..j]
+                .iter()
+                .map(|&r| {
+                    let (s, e) = table.span(r);
+                    let local = (s - start) as usize..(e - start) as usize;
+                    self.parsed(&bytes[local], s, &parse)
+                })
+                .collect()
+        };
+        let bytes: u64 = batches
+            .iter()
+            .map(|&(i, j)| table.span(rows[j - 1]).1 - table.span(rows[i]).0)
+            .sum();
+        let parsed: Vec<Result<Vec<T>>> =
+            if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
+                crate::parallel::install(|| batches.par_iter().map(one).collect())
+            } else {
+                batches.iter().map(one).collect()
+            };
+        let mut out = Vec::with_capacity(rows.len());
+        for batch in parsed {
+            out.extend(batch?);
         }
         Ok(out)
     }
@@ -331,8 +358,10 @@ impl Index {
         &self,
         rows: &[usize],
         keys: &[&str],
-    ) -> Result<Vec<Vec<Option<Value>>>> {
-        self.parse_rows(Kind::Annotations, rows, |b| json::parse_members(b, keys))
+    ) -> Result<Vec<Vec<Option<json::Member>>>> {
+        self.parse_rows(Kind::Annotations, rows, |b| {
+            json::parse_numeric_members(b, keys)
+        })
     }
 
     /// Height and width of image `image_id` (from its record's columns).
@@ -368,7 +397,9 @@ impl Index {
 
     /// The RLEs (as `annToRLE` makes them) of annotation `rows`, for an image of `h` x `w`.
     pub fn rles(&self, rows: &[usize], h: u64, w: u64) -> Result<Vec<Rle>> {
-        let segs = self.parse_rows(Kind::Annotations, rows, json::parse_segmentation)?;
+        let segs = self.parse_rows(Kind::Annotations, rows, |b| {
+            json::parse_numeric_members(b, &["segmentation"]).map(|mut m| m.remove(0))
+        })?;
         segs.into_iter()
             .zip(rows)
             .map(|(seg, &row)| {
@@ -380,8 +411,13 @@ impl Index {
                     expected: "a 'segmentation' to make a mask of".into(),
                 })?;
                 let rle = match &seg {
-                    json::Segmentation::Polygons(polys) => segm::polygons_rle(polys, h, w),
-                    json::Segmentation::Value(v) => segm::rle_of(v, h, w),
+                    json::Member::Numeric(json::Numeric::Polygons(polys)) => {
+                        segm::polygons_rle(polys, h, w)
+                    }
+                    json::Member::Numeric(json::Numeric::Numbers(flat)) => {
+                        segm::flat_rle(flat, h, w)
+                    }
+                    json::Member::Value(v) => segm::rle_of(v, h, w),
                 };
                 rle.map_err(|e| match e {
                     Error::Schema {

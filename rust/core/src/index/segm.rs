@@ -53,7 +53,7 @@ pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
             if first.as_f64().is_some() {
                 // One flat polygon (or box) instead of a list of them.
                 let flat = numbers(seg).ok_or_else(|| schema("a list of polygons"))?;
-                return shape_rle(&flat, h, w);
+                return flat_rle(&flat, h, w);
             }
             let polys: Vec<Vec<f64>> = parts
                 .iter()
@@ -111,7 +111,8 @@ pub fn polygons_rle(polys: &[Vec<f64>], h: u64, w: u64) -> Result<Rle> {
     }
 }
 
-fn shape_rle(flat: &[f64], h: u64, w: u64) -> Result<Rle> {
+/// The RLE of one flat polygon (or box) given instead of a list of them.
+pub fn flat_rle(flat: &[f64], h: u64, w: u64) -> Result<Rle> {
     match flat.len() {
         4 => poly::from_bbox([flat[0], flat[1], flat[2], flat[3]], h, w),
         n if n > 4 => poly::from_polygon(flat, h, w),
