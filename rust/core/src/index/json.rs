@@ -871,35 +871,40 @@ pub fn parse_value(bytes: &[u8]) -> Step<Value> {
 /// The values of members `keys` of the object at the start of `bytes` (None where absent; the
 /// last of a repeated key, as in Python), every other member skipped without being built.
 pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
-    let mut lx = Lexer::new(bytes, 0, true);
-    let mut out = vec![None; keys.len()];
-    lx.expect(b'{', "an object")?;
-    if lx.peek("a key or '}'")? == b'}' {
-        return Ok(out);
-    }
-    loop {
-        if lx.peek("a key (a string)")? != b'"' {
-            return lx.bad(lx.pos, "a key (a string)");
-        }
-        let key = lx.key()?;
-        lx.expect(b':', "':' after a key")?;
-        match keys.iter().position(|k| *k == key) {
-            Some(i) => out[i] = Some(lx.value(1)?),
-            None => lx.skip_value(1)?,
-        }
-        match lx.peek("',' or '}'")? {
-            b',' => lx.pos += 1,
-            b'}' => return Ok(out),
-            _ => return lx.bad(lx.pos, "',' or '}'"),
-        }
-    }
+    walk_members(bytes, keys, |lx| lx.value(1), |lx| lx.skip_value(1))
 }
 
-/// The members `keys` of an object, every other member skipped (the record was validated
-/// by the index scan). Lists of numbers and lists of number lists are read straight into
-/// f64s (see [`Lexer::numeric_array`]); other values as [`Value`]s. A repeated key keeps the
-/// last value, as in Python.
+/// The members `keys` of an object, every other member skipped by bracket counting (the
+/// record was validated by the index scan). Lists of numbers and lists of number lists are
+/// read straight into f64s (see [`Lexer::numeric_array`]); other values as [`Value`]s. A
+/// repeated key keeps the last value, as in Python.
 pub fn parse_numeric_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Member>>> {
+    walk_members(
+        bytes,
+        keys,
+        |lx| {
+            let numeric = if lx.peek("a value")? == b'[' {
+                lx.numeric_array()?
+            } else {
+                None
+            };
+            Ok(match numeric {
+                Some(n) => Member::Numeric(n),
+                None => Member::Value(lx.value(1)?),
+            })
+        },
+        Lexer::skip_validated,
+    )
+}
+
+/// Walks the members of the object at the start of `bytes`: `read` takes the value of each
+/// member named in `keys`, `skip` steps over the others.
+fn walk_members<'a, T: Clone>(
+    bytes: &'a [u8],
+    keys: &[&str],
+    read: impl Fn(&mut Lexer<'a>) -> Step<T>,
+    skip: impl Fn(&mut Lexer<'a>) -> Step<()>,
+) -> Step<Vec<Option<T>>> {
     let mut lx = Lexer::new(bytes, 0, true);
     let mut out = vec![None; keys.len()];
     lx.expect(b'{', "an object")?;
@@ -913,18 +918,8 @@ pub fn parse_numeric_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Mem
         let key = lx.key()?;
         lx.expect(b':', "':' after a key")?;
         match keys.iter().position(|k| *k == key) {
-            Some(i) => {
-                let numeric = if lx.peek("a value")? == b'[' {
-                    lx.numeric_array()?
-                } else {
-                    None
-                };
-                out[i] = Some(match numeric {
-                    Some(n) => Member::Numeric(n),
-                    None => Member::Value(lx.value(1)?),
-                });
-            }
-            None => lx.skip_validated()?,
+            Some(i) => out[i] = Some(read(&mut lx)?),
+            None => skip(&mut lx)?,
         }
         match lx.peek("',' or '}'")? {
             b',' => lx.pos += 1,
