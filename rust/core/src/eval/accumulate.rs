@@ -99,7 +99,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
             scores: vec![-1.0; t0 * r_out * al * ml],
         };
         let mut scratch = Scratch::default();
-        let mut dets: Option<(Vec<usize>, SortedDets)> = None;
+        let mut dets: Option<(Vec<usize>, Vec<Pick>)> = None;
         for (a, &a0) in p.a_list.iter().enumerate() {
             // This slot's non-None evalImgs in pycocotools' order, as (cell, area range).
             let evals: Vec<(usize, usize)> = match &listed {
@@ -134,12 +134,12 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
             let sorted = match dets.take() {
                 Some((prev, sorted)) if prev == cells => (prev, sorted),
                 _ => {
-                    let sorted = SortedDets::of(ev, &cells, &p.m_list);
-                    (cells, sorted)
+                    let picks = Pick::sorted(ev, &cells, &p.m_list);
+                    (cells, picks)
                 }
             };
-            let sorted = &dets.insert(sorted).1;
-            for (m, pick) in sorted.picks.iter().enumerate() {
+            let picks = &dets.insert(sorted).1;
+            for (m, pick) in picks.iter().enumerate() {
                 pick.gather_statuses(ev, &evals, &mut scratch.status);
                 let n = pick.len();
                 for t in 0..t0 {
@@ -206,25 +206,21 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
     Ok(out)
 }
 
-/// The detections of a slot's cells (each truncated to `maxDets[-1]` by evaluate) in their
-/// stable order by decreasing score, `np.argsort(-dtScores, kind='mergesort')` over the
-/// cells' concatenation, once per `maxDets` value (`e['dtScores'][0:maxDet]` of each cell).
-/// Sorting all of them once and keeping the first `maxDet` of each cell gives the same order:
-/// a stable sort of a subsequence is the subsequence of the stable sort.
-struct SortedDets {
-    picks: Vec<Pick>,
-}
-
-/// The detections kept at one `maxDets`: for each, its cell (position in the slot), its
-/// position in that cell, and its score.
+/// The detections kept at one `maxDets`, in score order: for each, its cell (position in the
+/// slot), its position in that cell, and its score.
 struct Pick {
     eval: Vec<u32>,
     pos: Vec<u32>,
     scores: Vec<f64>,
 }
 
-impl SortedDets {
-    fn of(ev: &Evaluation, cells: &[usize], m_list: &[usize]) -> SortedDets {
+impl Pick {
+    /// The detections of a slot's cells (each truncated to `maxDets[-1]` by evaluate) in
+    /// their stable order by decreasing score, `np.argsort(-dtScores, kind='mergesort')` over
+    /// the cells' concatenation, once per `maxDets` value (`e['dtScores'][0:maxDet]` of each
+    /// cell). Sorting all of them once and keeping the first `maxDet` of each cell gives the
+    /// same order: a stable sort of a subsequence is the subsequence of the stable sort.
+    fn sorted(ev: &Evaluation, cells: &[usize], m_list: &[usize]) -> Vec<Pick> {
         let n: usize = cells.iter().map(|&c| ev.cell_scores(c).len()).sum();
         // Sorting (key, concatenated position) pairs is a stable sort by key.
         let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(n);
@@ -236,7 +232,7 @@ impl SortedDets {
             }
         }
         keyed.sort_unstable();
-        let picks = m_list
+        m_list
             .iter()
             .map(|&max_det| {
                 let mut pick = Pick {
@@ -255,12 +251,9 @@ impl SortedDets {
                 }
                 pick
             })
-            .collect();
-        SortedDets { picks }
+            .collect()
     }
-}
 
-impl Pick {
     fn len(&self) -> usize {
         self.pos.len()
     }

@@ -303,7 +303,8 @@ impl Index {
         // Batches of rows read together: extended while the next row comes later in the
         // file and close to the last one (skipping a few records is cheaper than a read per
         // record), up to a size that stays in cache.
-        let mut batches: Vec<(usize, usize)> = Vec::new();
+        // Each as (first row, end row, first byte, end byte).
+        let mut batches: Vec<(usize, usize, u64, u64)> = Vec::new();
         let mut i = 0;
         while i < rows.len() {
             let (start, mut end) = table.span(rows[i]);
@@ -316,16 +317,10 @@ impl Index {
                 end = e;
                 j += 1;
             }
-            batches.push((i, j));
+            batches.push((i, j, start, end));
             i = j;
         }
-        let one = |&(i, j): &(usize, usize)| -> Result<Vec<T>> {
-            let start = table.span(rows[i]).0;
-            let end = rows[i..j]
-                .iter()
-                .map(|&r| table.span(r).1)
-                .max()
-                .unwrap_or(start);
+        let one = |&(i, j, start, end): &(usize, usize, u64, u64)| -> Result<Vec<T>> {
             let bytes = self.source.read(start, end)?;
             rows[i..j]
                 .iter()
@@ -336,10 +331,7 @@ impl Index {
                 })
                 .collect()
         };
-        let bytes: u64 = batches
-            .iter()
-            .map(|&(i, j)| table.span(rows[j - 1]).1 - table.span(rows[i]).0)
-            .sum();
+        let bytes: u64 = batches.iter().map(|b| b.3 - b.2).sum();
         let parsed: Vec<Result<Vec<T>>> =
             if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
                 crate::parallel::install(|| batches.par_iter().map(one).collect())
@@ -410,16 +402,7 @@ impl Index {
                     field: "segmentation".into(),
                     expected: "a 'segmentation' to make a mask of".into(),
                 })?;
-                let rle = match &seg {
-                    json::Member::Numeric(json::Numeric::Polygons(polys)) => {
-                        segm::polygons_rle(polys, h, w)
-                    }
-                    json::Member::Numeric(json::Numeric::Numbers(flat)) => {
-                        segm::flat_rle(flat, h, w)
-                    }
-                    json::Member::Value(v) => segm::rle_of(v, h, w),
-                };
-                rle.map_err(|e| match e {
+                segm::rle_of_member(&seg, h, w).map_err(|e| match e {
                     Error::Schema {
                         field, expected, ..
                     } => Error::Schema {

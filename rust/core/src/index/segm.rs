@@ -2,7 +2,7 @@
 //! the parsed record: polygons rasterised and merged, uncompressed runs taken as they are (with
 //! their own size), compressed strings decoded.
 
-use super::json::Value;
+use super::json::{Member, Numeric, Value};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -93,7 +93,7 @@ pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
 /// `frPyObjects` reads them).
 pub fn polygons_rle(polys: &[Vec<f64>], h: u64, w: u64) -> Result<Rle> {
     let all_boxes = polys.iter().all(|p| p.len() == 4);
-    let rles = polys
+    let mut rles = polys
         .iter()
         .map(|p| {
             if all_boxes {
@@ -105,9 +105,20 @@ pub fn polygons_rle(polys: &[Vec<f64>], h: u64, w: u64) -> Result<Rle> {
             }
         })
         .collect::<Result<Vec<Rle>>>()?;
-    match rles.as_slice() {
-        [one] => Ok(one.clone()),
-        _ => batch::merge(&rles, false),
+    if rles.len() == 1 {
+        // rleMerge of one RLE is that RLE.
+        return Ok(rles.swap_remove(0));
+    }
+    batch::merge(&rles, false)
+}
+
+/// [`rle_of`] of a member as [`super::json::parse_numeric_members`] read it (number lists already
+/// read as numbers).
+pub fn rle_of_member(seg: &Member, h: u64, w: u64) -> Result<Rle> {
+    match seg {
+        Member::Numeric(Numeric::Polygons(polys)) => polygons_rle(polys, h, w),
+        Member::Numeric(Numeric::Numbers(flat)) => flat_rle(flat, h, w),
+        Member::Value(v) => rle_of(v, h, w),
     }
 }
 
