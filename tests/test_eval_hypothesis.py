@@ -4,7 +4,9 @@ keypoints, with random custom params.
 
 The generator aims at the edge cases: crowd regions, images with only ground truth or only
 detections, empty images, duplicate scores, areas exactly on the range edges, annotation id 0,
-zero-size boxes, keypoints with none visible, num_keypoints 0, useCats=0, odd maxDets."""
+zero-size boxes, keypoints with none visible, num_keypoints 0, useCats=0, odd maxDets. Results
+come in each shape loadRes has a branch for (boxes, boxes with polygons, RLEs only, keypoints)
+and are given to loadRes as a list or as a file (which cocors indexes in Rust)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any, Dict, List
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from pycocotools import mask as pymask
 from pycocotools.coco import COCO as PyCOCO
 
 import cocors
@@ -61,6 +64,9 @@ def problems(draw: Any, iou_type: str) -> Dict[str, Any]:
     images = [img for n, img in enumerate(images) if img["id"] in ids and img["id"] not in {x["id"] for x in images[:n]}]
     anns: List[Dict[str, Any]] = []
     results: List[Dict[str, Any]] = []
+    # Detections: boxes ("bbox" branch), boxes with polygons (still the bbox branch, masks from
+    # the polygons), or RLEs alone (the segm branch: areas and boxes from the masks).
+    style = "keypoints" if iou_type == "keypoints" else draw(st.sampled_from(["bbox", "bbox+poly", "rle"]))
     first_id = draw(st.sampled_from([0, 1, 5]))
     for img in images:
         w, h = img["width"], img["height"]
@@ -89,10 +95,21 @@ def problems(draw: Any, iou_type: str) -> Dict[str, Any]:
                 "category_id": draw(st.sampled_from(CATS)),
                 "score": draw(st.sampled_from(SCORES)),
             }
-            if iou_type == "keypoints":
+            if style == "keypoints":
                 det["keypoints"] = draw(keypoints(w, h, visible=True))
             else:
-                det["bbox"] = draw(boxes(w, h))
+                b = draw(boxes(w, h))
+                poly = box_polygon(b)
+                if draw(st.booleans()):
+                    # A triangle instead of the box.
+                    poly = [[b[0], b[1], b[0] + b[2], b[1] + b[3] / 2, b[0], b[1] + b[3]]]
+                if style != "rle":
+                    det["bbox"] = b
+                if style == "bbox+poly":
+                    det["segmentation"] = poly
+                elif style == "rle":
+                    rle = pymask.merge(pymask.frPyObjects(poly, h, w))
+                    det["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
             results.append(det)
     dataset = {"images": images, "annotations": anns, "categories": [{"id": c, "name": str(c)} for c in CATS]}
     return {"dataset": dataset, "results": results}
@@ -117,11 +134,12 @@ def params(draw: Any, iou_type: str) -> Any:
     return set_params
 
 
-def check(problem: Dict[str, Any], iou_type: str, set_params: Any) -> None:
+def check(problem: Dict[str, Any], iou_type: str, set_params: Any, via_file: bool) -> None:
     if iou_type == "keypoints":
         for cat in problem["dataset"]["categories"]:
             cat["keypoints"] = [str(i) for i in range(K)]
     fd, path = tempfile.mkstemp(suffix=".json")
+    res_path = path[: -len(".json")] + "_results.json"
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(problem["dataset"], f)
@@ -129,23 +147,33 @@ def check(problem: Dict[str, Any], iou_type: str, set_params: Any) -> None:
         g = quiet(lambda: cocors.COCO(path))[0]
         if not problem["results"]:
             return
-        d_py = quiet(lambda: g_py.loadRes(fresh(problem["results"])))[0]
-        d = quiet(lambda: g.loadRes(fresh(problem["results"])))[0]
+        if via_file:
+            with open(res_path, "w") as f:
+                json.dump(problem["results"], f)
+            d_py = quiet(lambda: g_py.loadRes(res_path))[0]
+            d = quiet(lambda: g.loadRes(res_path))[0]
+            # The results file is read from its Rust index, not from dicts.
+            assert d.__dict__.get("_pending") is not None
+        else:
+            d_py = quiet(lambda: g_py.loadRes(fresh(problem["results"])))[0]
+            d = quiet(lambda: g.loadRes(fresh(problem["results"])))[0]
         run_both(g_py, d_py, g, d, iou_type, set_params=set_params)
     finally:
         os.unlink(path)
+        if os.path.exists(res_path):
+            os.unlink(res_path)
 
 
-@given(problems("bbox"), params("bbox"))
-def test_bbox_equals_pycocotools(problem, set_params):
-    check(problem, "bbox", set_params)
+@given(problems("bbox"), params("bbox"), st.booleans())
+def test_bbox_equals_pycocotools(problem, set_params, via_file):
+    check(problem, "bbox", set_params, via_file)
 
 
-@given(problems("segm"), params("segm"))
-def test_segm_equals_pycocotools(problem, set_params):
-    check(problem, "segm", set_params)
+@given(problems("segm"), params("segm"), st.booleans())
+def test_segm_equals_pycocotools(problem, set_params, via_file):
+    check(problem, "segm", set_params, via_file)
 
 
-@given(problems("keypoints"), params("keypoints"))
-def test_keypoints_equal_pycocotools(problem, set_params):
-    check(problem, "keypoints", set_params)
+@given(problems("keypoints"), params("keypoints"), st.booleans())
+def test_keypoints_equal_pycocotools(problem, set_params, via_file):
+    check(problem, "keypoints", set_params, via_file)

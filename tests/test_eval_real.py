@@ -48,7 +48,77 @@ def load_both(gt: Path, dt: Path):
 
 @pytest.mark.parametrize("gt,dt,iou_type", CASES, ids=[f"{c[0].stem}-{c[1].stem}-{c[2]}" for c in CASES])
 def test_file_backed_equals_pycocotools(gt, dt, iou_type):
-    run_both(*load_both(gt, dt), iou_type)
+    g_py, d_py, g, d = load_both(gt, dt)
+    # The results file is evaluated from its Rust index: no result dict is ever built.
+    assert d.__dict__.get("_pending") is not None
+    run_both(g_py, d_py, g, d, iou_type)
+    assert d.__dict__.get("_pending") is not None
+
+
+@pytest.mark.parametrize("iou_type,dt", [("bbox", BBOX), ("segm", SEGM)])
+def test_edits_to_result_dicts_are_evaluated(iou_type, dt):
+    """Reading a results file's dicts builds them (as pycocotools' loadRes does); edits made to
+    them then count in the evaluation, as they do in pycocotools."""
+    g_py, d_py, g, d = load_both(GT, dt)
+    for res in (d_py, d):
+        anns = res.dataset["annotations"]
+        for a in anns[::3]:
+            a["score"] = 1.0 - a["score"]
+        anns[5]["category_id"] = anns[6]["category_id"]
+        res.createIndex()
+    assert d.__dict__.get("_pending") is None
+    run_both(g_py, d_py, g, d, iou_type)
+    # A dataset replaced before anything was read is the one indexed.
+    g_py, d_py, g, d = load_both(GT, dt)
+    for res in (d_py, d):
+        res.dataset = {"images": list(g_py.dataset["images"]), "categories": list(g_py.dataset["categories"]),
+                       "annotations": [a for a in quiet(lambda: g_py.loadRes(str(dt)))[0].dataset["annotations"]
+                                       if a["score"] > 0.5]}
+        quiet(res.createIndex)
+    run_both(g_py, d_py, g, d, iou_type)
+
+
+def test_results_files_off_the_usual_shapes(tmp_path):
+    """Results files that the Rust index does not take (an empty first box, which pycocotools
+    keeps in its segm branch; float image ids) go through json.load exactly as pycocotools'."""
+    with open(SEGM) as f:
+        segm = json.load(f)
+    with open(BBOX) as f:
+        bbox = json.load(f)
+    odd_segm = copy.deepcopy(segm)
+    odd_segm[0]["bbox"] = []
+    odd_ids = copy.deepcopy(bbox)
+    for a in odd_ids[::2]:
+        a["image_id"] = float(a["image_id"])
+    for name, results, iou_type in (("segm", odd_segm, "segm"), ("ids", odd_ids, "bbox")):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(results))
+        g_py, d_py, g, d = load_both(GT, path)
+        assert d.__dict__.get("_pending") is None
+        run_both(g_py, d_py, g, d, iou_type)
+
+
+def test_bad_results_files(tmp_path):
+    g = quiet(lambda: cocors.COCO(str(GT)))[0]
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"image_id": 139, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5},\n {"image_id": }]')
+    with pytest.raises(cocors.ParseError, match=r"bad\.json:2:15: invalid JSON"):
+        quiet(lambda: g.loadRes(str(bad)))
+    with open(BBOX) as f:
+        res = json.load(f)
+    foreign = copy.deepcopy(res)
+    foreign[4]["image_id"] = 10**12
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(foreign))
+    with pytest.raises(AssertionError, match="Results do not correspond to current coco set"):
+        quiet(lambda: g.loadRes(str(path)))
+    no_score = copy.deepcopy(res)
+    del no_score[3]["score"]
+    path = tmp_path / "no_score.json"
+    path.write_text(json.dumps(no_score))
+    E = COCOeval(g, quiet(lambda: g.loadRes(str(path)))[0], "bbox")
+    with pytest.raises(cocors.SchemaError, match=r"no_score\.json.*results\[3\].*score"):
+        quiet(E.evaluate)
 
 
 @pytest.mark.parametrize("iou_type,dt", [("bbox", BBOX), ("segm", SEGM)])

@@ -30,6 +30,7 @@ __all__ = [
     "Evaluation",
     "eval_anns_from_dicts",
     "eval_anns_from_index",
+    "eval_anns_from_results",
     "evaluate",
 ]
 
@@ -89,6 +90,14 @@ class Index:
 
     FLAGS: ClassVar[List[Tuple[str, int]]]
     def __new__(cls, path: Union[str, bytes, os.PathLike[str]]) -> Index: ...
+    @staticmethod
+    def open_results(path: Union[str, bytes, os.PathLike[str]]) -> Index:
+        """Indexes a results file (a JSON list of detections) as loadRes reads it: ids 1, 2, ...
+        and the area and bbox columns loadRes derives."""
+    @property
+    def results_branch(self) -> Optional[str]:
+        """The loadRes branch of a results file ('bbox', 'segm', 'keypoints', 'empty' or
+        'other'); None for a dataset file."""
     @property
     def path(self) -> str: ...
     def keys(self) -> List[str]:
@@ -191,6 +200,11 @@ def eval_anns_from_dicts(
 
 def eval_anns_from_index(index: Index, rows: npt.NDArray[np.int64], iou_type: str) -> EvalAnns:
     """Ground-truth columns of rows of an indexed file."""
+
+def eval_anns_from_results(
+    results: Index, iou_type: str, gt: Optional[Index] = None, imgs: Optional[Any] = None
+) -> EvalAnns:
+    """Detection columns of an indexed results file (polygons sized by gt's images, or imgs)."""
 
 def evaluate(
     gt: EvalAnns,

@@ -34,11 +34,13 @@ import numpy as np
 
 from . import _cocors
 from . import mask as maskUtils
-from .errors import FileError
+from .errors import FileError, SchemaError
 
 __all__ = ["COCO"]
 
 _KINDS = ("images", "annotations", "categories")
+# The attributes of a results COCO that are built from its file when first read.
+_RESULT_VIEWS = ("dataset", "anns", "imgs", "cats", "imgToAnns", "catToImgs")
 # Records materialised per read when a whole view is iterated.
 _BATCH = 4096
 
@@ -291,6 +293,8 @@ class COCO:
     # -- pickling and copying: a file-backed object carries its path, not its data -------------
 
     def __getstate__(self) -> Dict[str, Any]:
+        if self.__dict__.get("_pending") is not None:
+            self._materialize()
         if self._file_backed():
             return {"path": self._index.path}
         state = dict(self.__dict__)
@@ -313,9 +317,19 @@ class COCO:
         """Build ``anns``, ``imgs``, ``cats``, ``imgToAnns`` and ``catToImgs`` from ``dataset``
         (a no-op for a file that is already indexed)."""
         print("creating index...")
+        if self.__dict__.get("_pending") is not None:
+            if "dataset" not in self.__dict__:
+                self._materialize()
+                print("index created!")
+                return
+            self._pending = None  # the caller replaced the dataset: index theirs
         if self._file_backed():
             print("index created!")
             return
+        self._build_index()
+        print("index created!")
+
+    def _build_index(self) -> None:
         self._index = None
         dataset = self.dataset
         anns: Dict[Any, Any] = {}
@@ -336,13 +350,12 @@ class COCO:
         if "annotations" in dataset and "categories" in dataset:
             for ann in dataset["annotations"]:
                 catToImgs[ann["category_id"]].append(ann["image_id"])
-        print("index created!")
         for kind, table in (("images", imgs), ("annotations", anns), ("categories", cats)):
             if kind in dataset and len(table) < len(dataset[kind]):
                 warnings.warn(
                     f"some {kind} ids occur more than once; as in pycocotools, the last record "
                     "with an id is the one found by that id",
-                    stacklevel=2,
+                    stacklevel=3,
                 )
         self.anns = anns
         self.imgToAnns = imgToAnns
@@ -592,23 +605,102 @@ class COCO:
         """A COCO object of detection results on this ground truth, exactly as pycocotools builds
         it: ``resFile`` is a JSON file path (``str`` or ``os.PathLike``), a list of result dicts
         (mutated in place, as in pycocotools) or an N x 7 array ``[image_id, x, y, w, h, score,
-        category_id]``. Beyond pycocotools, ``[]`` gives a result set with no annotations."""
-        res = COCO()
-        res.dataset["info"] = copy.deepcopy(self.dataset.get("info", {}))
-        res.dataset["images"] = [img for img in self.dataset["images"]]
+        category_id]``. Beyond pycocotools, ``[]`` gives a result set with no annotations.
+
+        A results file of box, segmentation or keypoint detections is indexed in Rust (one pass,
+        no dicts): ``loadRes``'s ids, areas and boxes are computed as columns, and ``COCOeval``
+        reads them from there. The result dicts are built, exactly as pycocotools builds them,
+        the first time anything reads ``dataset``, ``anns``, ``imgs``, ``cats``, ``imgToAnns``
+        or ``catToImgs`` (or a method that does); from then on they are ordinary dicts that the
+        evaluation reads, edits included. Other files (captions, or records that do not fit
+        their branch) are loaded with ``json.load`` as pycocotools loads them."""
         print("Loading and preparing results...")
         tic = time.time()
         if isinstance(resFile, (str, os.PathLike)):
+            res = self._results_file(os.fspath(resFile))
+            if res is not None:
+                print("DONE (t={:0.2f}s)".format(time.time() - tic))
+                print("creating index...")
+                print("index created!")
+                return res
             with open(resFile) as f:
                 anns = json.load(f)
         elif type(resFile) is np.ndarray:
             anns = self.loadNumpyAnnotations(resFile)
         else:
             anns = resFile
-        assert type(anns) is list, "results in not an array of objects"
-        annsImgIds = [ann["image_id"] for ann in anns]
-        assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds())), \
-            "Results do not correspond to current coco set"
+        res = COCO()
+        self._results_head(res)
+        self._results_body(res, anns, check=True)
+        print("DONE (t={:0.2f}s)".format(time.time() - tic))
+        res.createIndex()
+        return res
+
+    def _results_file(self, path: Union[str, bytes]) -> Optional["COCO"]:
+        """A results COCO over the Rust index of a results file, or None where the file takes
+        pycocotools' route (``json.load``): a missing file, captions, records that do not fit
+        the branch of the first one (pycocotools then fails or keeps odd values its own way)."""
+        if not os.path.isfile(path):
+            return None
+        try:
+            index = _cocors.Index.open_results(path)
+        except SchemaError:
+            return None
+        if index.results_branch == "other":
+            return None
+        # The checks pycocotools makes before it builds anything.
+        self.dataset["images"]
+        if index.results_branch != "empty":
+            self.dataset["categories"]
+        keys = index.image_keys()
+        if self._file_backed():
+            known = bool(np.all(self._index.rows("images", keys) >= 0))
+        else:
+            imgIds = set(self.getImgIds())
+            known = all(k in imgIds for k in keys.tolist())
+        assert known, "Results do not correspond to current coco set"
+        res = COCO()
+        for name in _RESULT_VIEWS:
+            del res.__dict__[name]
+        res._pending = (self, index)
+        return res
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes that are not set: the dict views of a results file that
+        # nobody has read yet.
+        if name in _RESULT_VIEWS and self.__dict__.get("_pending") is not None:
+            self._materialize()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _materialize(self) -> None:
+        """Builds a results file's dicts as pycocotools' ``loadRes`` does (the same code on the
+        records ``json.load`` would give), then its index; the evaluation reads the dicts
+        from then on."""
+        gt, index = self.__dict__.pop("_pending")
+        self._pending = None
+        built = COCO()
+        gt._results_head(built)
+        anns = index.records("annotations", list(range(index.count("annotations"))))
+        gt._results_body(built, anns, check=False)
+        built._build_index()
+        for name in _RESULT_VIEWS:
+            # An attribute the caller has set since loadRes stays theirs.
+            if name not in self.__dict__:
+                setattr(self, name, built.__dict__[name])
+
+    def _results_head(self, res: "COCO") -> None:
+        res.dataset["info"] = copy.deepcopy(self.dataset.get("info", {}))
+        res.dataset["images"] = [img for img in self.dataset["images"]]
+
+    def _results_body(self, res: "COCO", anns: Any, check: bool) -> None:
+        """``loadRes`` from the loaded list on: its checks (with ``check``) and the branch that
+        its first record selects, which completes each dict (ids, areas, boxes)."""
+        if check:
+            assert type(anns) is list, "results in not an array of objects"
+            annsImgIds = [ann["image_id"] for ann in anns]
+            assert set(annsImgIds) == (set(annsImgIds) & set(self.getImgIds())), \
+                "Results do not correspond to current coco set"
         if len(anns) == 0:
             res.dataset["categories"] = copy.deepcopy(list(self.dataset["categories"]))
         elif "caption" in anns[0]:
@@ -644,10 +736,7 @@ class COCO:
                 ann["area"] = (x1 - x0) * (y1 - y0)
                 ann["id"] = id + 1
                 ann["bbox"] = [x0, y0, x1 - x0, y1 - y0]
-        print("DONE (t={:0.2f}s)".format(time.time() - tic))
         res.dataset["annotations"] = anns
-        res.createIndex()
-        return res
 
     def download(self, tarDir: Any = None, imgIds: Any = []) -> Any:
         """Download the images (all, or ``imgIds``) from their ``coco_url`` into ``tarDir``.

@@ -2,7 +2,7 @@
 
 ``evaluate()`` reads the ground truth straight from a file-backed :class:`cocors.COCO` index (or
 from annotation dicts for any other COCO object, pycocotools' included) and the detections from
-``loadRes``'s dicts, then computes IoU / OKS, the greedy matching and (in ``accumulate()``) the
+the index of a results file that ``loadRes`` was given (or from its dicts), then computes IoU / OKS, the greedy matching and (in ``accumulate()``) the
 precision, recall and scores arrays in Rust, in parallel and without the GIL. Everything
 pycocotools exposes is there with the same values, bit for bit: ``params``, ``stats``,
 ``eval`` (``params``, ``counts``, ``date``, ``precision``, ``recall``, ``scores``), and
@@ -87,6 +87,14 @@ def _side(coco: Any, p: Params, gt: bool) -> Any:
     annotation can be passed as it is, without building the id list in Python."""
     from .coco import COCO
 
+    pending = coco.__dict__.get("_pending") if isinstance(coco, COCO) else None
+    if pending is not None and not gt:
+        # A results file nobody has read as dicts: loadRes's columns, straight from its index
+        # (ids are 1, 2, ..., so every record can be passed, as below).
+        truth, results = pending
+        truth_index = truth._index if truth._file_backed() else None
+        imgs = truth.imgs if truth_index is None and p.iouType == "segm" else None
+        return _cocors.eval_anns_from_results(results, p.iouType, truth_index, imgs)
     if gt and isinstance(coco, COCO) and coco._file_backed():
         index = coco._index
         if not index.has_duplicate_ids("annotations"):

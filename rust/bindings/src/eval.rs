@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use cocors_core::eval::{
-    accumulate, from_index, AccumulateParams, Anns, EvalImg, Evaluation, Geometry, IouType,
-    Keypoints, Params,
+    accumulate, from_index, from_results, AccumulateParams, Anns, EvalImg, Evaluation, Geometry,
+    IouType, Keypoints, Params,
 };
 use cocors_core::index::json::Value;
 use cocors_core::index::segm;
@@ -267,7 +267,7 @@ pub fn eval_anns_from_dicts<'py>(
             let rles = py
                 .detach(|| segm::rles_of(&segms, |r| format!("annotations[{r}] (id {})", ids[r])))
                 .map_err(|e| to_py(py, e))?;
-            out.geometry = Geometry::Masks(rles);
+            out.geometry = Geometry::Masks(rles.into());
         }
     }
     Ok(PyEvalAnns { inner: out })
@@ -304,6 +304,48 @@ pub fn eval_anns_from_index(
         .collect::<Option<_>>()
         .ok_or_else(|| input_type(py, "rows outside the annotations".into()))?;
     let result = py.detach(|| from_index(&idx, &rows, kind));
+    Ok(PyEvalAnns {
+        inner: result.map_err(|e| to_py(py, e))?,
+    })
+}
+
+/// Detections of a results file (`Index.open_results`) as `loadRes` + `loadAnns` give them to
+/// `_prepare`. Polygons (and the box polygons of the bbox branch) are rasterised at the size of
+/// their image in `gt` (the ground truth's index) or, without one, in `imgs` (its `imgs`).
+#[pyfunction]
+#[pyo3(signature = (results, iou_type, gt=None, imgs=None))]
+pub fn eval_anns_from_results(
+    py: Python<'_>,
+    results: &PyIndex,
+    iou_type: &str,
+    gt: Option<&PyIndex>,
+    imgs: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyEvalAnns> {
+    let kind = iou_type_of(py, iou_type)?;
+    let idx = results.inner.clone();
+    let gt = gt.map(|g| g.inner.clone());
+    // Without an index, the sizes of the results' images are looked up once, here.
+    let mut sizes: HashMap<i64, (u64, u64)> = HashMap::new();
+    if gt.is_none() && kind == IouType::Segm {
+        for image in idx.by_image.keys.to_vec() {
+            if let Some(s) = image_size(imgs, image) {
+                sizes.insert(image, s);
+            }
+        }
+    }
+    let size = |image: i64| -> cocors_core::Result<(u64, u64)> {
+        match &gt {
+            Some(g) => g.image_size(image),
+            None => sizes.get(&image).copied().ok_or_else(|| {
+                schema(
+                    format!("image id {image}"),
+                    "",
+                    "an image with height and width in the ground truth",
+                )
+            }),
+        }
+    };
+    let result = py.detach(|| from_results(&idx, kind, size));
     Ok(PyEvalAnns {
         inner: result.map_err(|e| to_py(py, e))?,
     })

@@ -45,6 +45,25 @@ impl PyIndex {
         })
     }
 
+    /// Indexes a results file (a JSON list of detections) as `loadRes` reads it, without the
+    /// GIL: ids 1, 2, ... and the `area` and `bbox` columns `loadRes` derives.
+    #[staticmethod]
+    fn open_results(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let index = py
+            .detach(|| Index::open_results(&path))
+            .map_err(|e| to_py(py, e))?;
+        Ok(PyIndex {
+            inner: Arc::new(index),
+        })
+    }
+
+    /// For a results file, the `loadRes` branch its first record selects (`'bbox'`, `'segm'`,
+    /// `'keypoints'`, `'empty'` or `'other'`); None for a dataset file.
+    #[getter]
+    fn results_branch(&self) -> Option<&'static str> {
+        self.inner.results.map(|b| b.name())
+    }
+
     /// The path that was indexed.
     #[getter]
     fn path(&self) -> PathBuf {
@@ -127,7 +146,8 @@ impl PyIndex {
     }
 
     /// Columns of the annotations: `image_id`, `category_id` (int64), `area` (float64),
-    /// `bbox` (n x 4 float64) and `flags` (uint8 bits, see `FLAGS`).
+    /// `bbox` (n x 4 float64) and `flags` (uint8 bits, see `FLAGS`); for a results file also
+    /// `score` (float64).
     fn annotation_columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = &self.inner.ann;
         let d = PyDict::new(py);
@@ -140,6 +160,9 @@ impl PyIndex {
             PyArray1::from_vec(py, flat).reshape([a.bbox.len(), 4])?,
         )?;
         d.set_item("flags", PyArray1::from_slice(py, &a.flags))?;
+        if self.inner.results.is_some() {
+            d.set_item("score", PyArray1::from_slice(py, &a.score))?;
+        }
         Ok(d)
     }
 
@@ -167,6 +190,8 @@ impl PyIndex {
             ("ISCROWD_BOOL", flag::ISCROWD_BOOL),
             ("HAS_WIDTH", flag::HAS_WIDTH),
             ("HAS_HEIGHT", flag::HAS_HEIGHT),
+            ("HAS_SCORE", flag::HAS_SCORE),
+            ("HAS_SEGMENTATION", flag::HAS_SEGMENTATION),
         ]
     }
 

@@ -32,6 +32,7 @@ fn _cocors(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<eval::PyEvaluation>()?;
     m.add_function(wrap_pyfunction!(eval::eval_anns_from_dicts, m)?)?;
     m.add_function(wrap_pyfunction!(eval::eval_anns_from_index, m)?)?;
+    m.add_function(wrap_pyfunction!(eval::eval_anns_from_results, m)?)?;
     m.add_function(wrap_pyfunction!(eval::evaluate, m)?)?;
     Ok(())
 }

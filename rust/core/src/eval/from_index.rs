@@ -1,11 +1,18 @@
-//! Ground-truth columns of an evaluation straight from the lazy index: ids, image and
-//! category ids, areas, crowd flags and boxes from its columns; masks and keypoints parsed from
-//! the records' bytes.
+//! Columns of an evaluation straight from a lazy index: the ground truth of a dataset file
+//! ([`from_index`]) or the detections of a results file ([`from_results`]). Ids, image and
+//! category ids, areas, crowd flags, scores and boxes come from the index's columns; masks and
+//! keypoints are parsed from the records' bytes.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use super::{Anns, Geometry, IouType, Keypoints};
 use crate::error::{Error, Result};
 use crate::index::json::{Member, Numeric, Value};
-use crate::index::{flag, Index};
+use crate::index::{flag, segm, Branch, Index};
+use crate::parallel;
+use crate::rle::Rle;
 
 /// Ground truth of annotation `rows` of `idx` for an evaluation of `kind`, read as
 /// `_prepare` reads `loadAnns`: `ignore` is the crowd flag (and, for keypoints, also
@@ -45,7 +52,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             out.geometry = Geometry::Boxes(rows.iter().map(|&r| idx.ann.bbox[r]).collect());
         }
         IouType::Segm => {
-            out.geometry = Geometry::Masks(idx.annotation_rles(rows)?);
+            out.geometry = Geometry::Masks(idx.annotation_rles(rows)?.into());
         }
         IouType::Keypoints => {
             let records = idx.annotation_members(rows, &["keypoints", "num_keypoints"])?;
@@ -90,5 +97,95 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             out.geometry = Geometry::Keypoints(kp, boxes);
         }
     }
+    Ok(out)
+}
+
+/// Detections of a results file ([`Index::open_results`]) for an evaluation of `kind`, as
+/// `_prepare` reads `loadAnns` of `loadRes`'s dicts: every record (ids 1, 2, ...), with the
+/// area and box `loadRes` derives and its score. Masks are the records' segmentations (in the
+/// bbox branch, a record without one gets the box polygon `loadRes` writes); polygons are
+/// rasterised at `size(image_id)` (height, width), as `annToRLE` does with the ground truth's
+/// images. Keypoints are read from the records.
+pub fn from_results(
+    idx: &Index,
+    kind: IouType,
+    size: impl Fn(i64) -> Result<(u64, u64)> + Sync,
+) -> Result<Anns> {
+    let branch = idx.results.unwrap_or(Branch::Other);
+    if branch == Branch::Other {
+        return Err(Error::Eval(
+            "these results have no loadRes columns (captions, or a first record without \
+             bbox, segmentation or keypoints)"
+                .into(),
+        ));
+    }
+    let n = idx.annotations.len();
+    let a = &idx.ann;
+    if let Some(r) = a.flags.iter().position(|f| f & flag::HAS_SCORE == 0) {
+        return Err(Error::Schema {
+            path: idx.source().path_text(),
+            record: format!("results[{r}]"),
+            field: "score".into(),
+            expected: "a number".into(),
+        });
+    }
+    let mut out = Anns::empty(kind);
+    out.id = (1..=n as i64).collect();
+    out.image_id = a.image_id.to_vec();
+    out.category_id = a.category_id.to_vec();
+    out.area = a.area.clone();
+    out.score = a.score.clone();
+    let rows: Vec<usize> = (0..n).collect();
+    out.geometry = match kind {
+        IouType::Bbox => Geometry::Boxes(a.bbox.clone()),
+        IouType::Segm if idx.result_masks.is_some() => match &idx.result_masks {
+            Some(m) => Geometry::Packed(Arc::clone(m)),
+            None => Geometry::Masks(Arc::from(Vec::new())),
+        },
+        IouType::Segm => {
+            let segs = idx.result_segmentations(&rows)?;
+            let one = |(r, seg): (usize, &Option<Member>)| -> Result<Rle> {
+                let image = a.image_id.get(r);
+                match seg {
+                    Some(Member::Value(v @ Value::Object(_))) => segm::rle_of(v, 0, 0),
+                    Some(m) => {
+                        let (h, w) = size(image)?;
+                        segm::rle_of_member(m, h, w)
+                    }
+                    None if branch == Branch::Bbox => {
+                        // loadRes: segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]].
+                        let b = a.bbox[r];
+                        let (x1, x2, y1, y2) = (b[0], b[0] + b[2], b[1], b[1] + b[3]);
+                        let (h, w) = size(image)?;
+                        segm::polygons_rle(&[vec![x1, y1, x1, y2, x2, y2, x2, y1]], h, w)
+                    }
+                    None => Err(Error::Schema {
+                        path: String::new(),
+                        record: String::new(),
+                        field: "segmentation".into(),
+                        expected: "a segmentation to make a mask of".into(),
+                    }),
+                }
+                .map_err(|e| idx.name_error(e, r))
+            };
+            let rles: Vec<Result<Rle>> = if parallel::worth_parallel(n, n * 500) {
+                parallel::install(|| segs.par_iter().enumerate().map(one).collect())
+            } else {
+                segs.iter().enumerate().map(one).collect()
+            };
+            Geometry::Masks(rles.into_iter().collect::<Result<Vec<_>>>()?.into())
+        }
+        IouType::Keypoints => {
+            let mut kp = Keypoints {
+                values: Vec::new(),
+                starts: vec![0],
+            };
+            for v in idx.result_keypoints(&rows)? {
+                kp.values.extend(v);
+                kp.starts.push(kp.values.len());
+            }
+            Geometry::Keypoints(kp, Vec::new())
+        }
+    };
     Ok(out)
 }

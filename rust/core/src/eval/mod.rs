@@ -14,15 +14,17 @@ mod matching;
 mod oks;
 
 pub use accumulate::{accumulate, AccumulateParams, Accumulated};
-pub use from_index::from_index;
+pub use from_index::{from_index, from_results};
 pub use matching::{EvalImg, FALSE_POSITIVE, IGNORED, TRUE_POSITIVE};
 pub use oks::pairwise_sum;
+
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::parallel;
-use crate::rle::{ops, Rle};
+use crate::rle::{ops, Packed, Rle};
 use cells::Cell;
 
 /// Which overlap `evaluate` measures.
@@ -52,7 +54,9 @@ impl Keypoints {
 #[derive(Debug, Clone)]
 pub enum Geometry {
     Boxes(Vec<[f64; 4]>),
-    Masks(Vec<Rle>),
+    Masks(Arc<[Rle]>),
+    /// Masks as compact strings (a results index keeps them so), decoded cell by cell.
+    Packed(Arc<Packed>),
     /// Keypoints, with the boxes that OKS uses for ground truth without visible keypoints.
     Keypoints(Keypoints, Vec<[f64; 4]>),
 }
@@ -87,7 +91,7 @@ impl Anns {
             ignore: Vec::new(),
             geometry: match kind {
                 IouType::Bbox => Geometry::Boxes(Vec::new()),
-                IouType::Segm => Geometry::Masks(Vec::new()),
+                IouType::Segm => Geometry::Masks(Arc::from(Vec::new())),
                 IouType::Keypoints => Geometry::Keypoints(
                     Keypoints {
                         values: Vec::new(),
@@ -112,6 +116,7 @@ impl Anns {
         let geometry = match &self.geometry {
             Geometry::Boxes(b) => b.len() == n && kind == IouType::Bbox,
             Geometry::Masks(m) => m.len() == n && kind == IouType::Segm,
+            Geometry::Packed(m) => m.len() == n && kind == IouType::Segm,
             Geometry::Keypoints(k, b) => {
                 k.starts.len() == n + 1
                     && k.starts.windows(2).all(|w| w[0] <= w[1])
@@ -304,17 +309,36 @@ fn for_cells(
 }
 
 /// The masks of one side with what `rleIou` computes once per mask: its box and, for
-/// canonical runs, its foreground intervals.
+/// canonical runs, its foreground intervals. Packed masks are left packed: each is decoded
+/// in its cell (every detection lies in one cell), so they are never all decoded at once.
 struct Masks<'a> {
     rles: &'a [Rle],
     boxes: Vec<[f64; 4]>,
     fg: Vec<Option<ops::Foreground>>,
+    packed: Option<&'a Packed>,
+}
+
+/// A mask with its box and foreground intervals.
+type Measured = (Rle, [f64; 4], Option<ops::Foreground>);
+
+fn measure(rle: Rle) -> Result<Measured> {
+    let b = ops::to_bbox(&rle)?;
+    let fg = ops::Foreground::of(&rle);
+    Ok((rle, b, fg))
 }
 
 impl<'a> Masks<'a> {
     fn of(anns: &'a Anns) -> Result<Masks<'a>> {
         let rles: &[Rle] = match &anns.geometry {
             Geometry::Masks(m) => m,
+            Geometry::Packed(p) => {
+                return Ok(Masks {
+                    rles: &[],
+                    boxes: Vec::new(),
+                    fg: Vec::new(),
+                    packed: Some(p),
+                })
+            }
             _ => &[],
         };
         let runs: usize = rles.iter().map(|r| r.counts.len()).sum();
@@ -334,7 +358,39 @@ impl<'a> Masks<'a> {
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .unzip();
-        Ok(Masks { rles, boxes, fg })
+        Ok(Masks {
+            rles,
+            boxes,
+            fg,
+            packed: None,
+        })
+    }
+
+    /// Rows `rows` decoded and measured, where this side is packed (else empty).
+    fn unpack(&self, rows: &[u32]) -> Result<Vec<Measured>> {
+        let Some(p) = self.packed else {
+            return Ok(Vec::new());
+        };
+        rows.iter()
+            .map(|&r| {
+                p.get(r as usize)
+                    .and_then(measure)
+                    .map_err(|e| e.at_item(r as usize))
+            })
+            .collect()
+    }
+
+    /// Mask `row` (the `j`-th of the cell, for a packed side) with its box and foreground.
+    fn at<'m>(
+        &'m self,
+        local: &'m [Measured],
+        j: usize,
+        row: usize,
+    ) -> (&'m Rle, &'m [f64; 4], Option<&'m ops::Foreground>) {
+        match local.get(j) {
+            Some((r, b, fg)) => (r, b, fg.as_ref()),
+            None => (&self.rles[row], &self.boxes[row], self.fg[row].as_ref()),
+        }
     }
 }
 
@@ -364,24 +420,22 @@ impl Cell {
         if self.dt.is_empty() || self.gt.is_empty() {
             return Ok(());
         }
+        let gl = gm.unpack(&self.gt).map_err(|e| e.in_list("gt"))?;
+        let dl = dm.unpack(&self.dt).map_err(|e| e.in_list("dt"))?;
         let mut out = Vec::with_capacity(self.dt.len() * self.gt.len());
-        for &g in &self.gt {
+        for (gj, &g) in self.gt.iter().enumerate() {
             let g = g as usize;
             let crowd = gt.crowd[g];
-            for &d in &self.dt {
+            let (g_rle, g_box, g_fg) = gm.at(&gl, gj, g);
+            for (dj, &d) in self.dt.iter().enumerate() {
                 let d = d as usize;
-                let v = ops::rle_iou_with_boxes(
-                    (&dm.rles[d], dm.fg[d].as_ref()),
-                    &dm.boxes[d],
-                    (&gm.rles[g], gm.fg[g].as_ref()),
-                    &gm.boxes[g],
-                    crowd,
-                )
-                .map_err(|e| {
-                    Error::Eval(format!(
-                        "detection row {d} against ground-truth row {g}: {e}"
-                    ))
-                })?;
+                let (d_rle, d_box, d_fg) = dm.at(&dl, dj, d);
+                let v = ops::rle_iou_with_boxes((d_rle, d_fg), d_box, (g_rle, g_fg), g_box, crowd)
+                    .map_err(|e| {
+                        Error::Eval(format!(
+                            "detection row {d} against ground-truth row {g}: {e}"
+                        ))
+                    })?;
                 out.push(v);
             }
         }

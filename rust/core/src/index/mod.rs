@@ -8,23 +8,26 @@
 
 pub mod columns;
 pub mod json;
+pub mod results;
 pub mod scan;
 pub mod segm;
 pub mod source;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use columns::{distinct_in_order, Groups, IdLookup, IntColumn};
 
 use json::{Stop, Value};
-pub use scan::{flag, Kind};
+pub use results::Branch;
+pub use scan::{flag, Document, Kind};
 use scan::{Records, Scanned};
 use source::Source;
 
 use crate::error::{Error, Result};
-use crate::rle::Rle;
+use crate::rle::{Packed, Rle};
 
 /// Bytes read per step of the scan.
 const CHUNK: usize = 4 << 20;
@@ -93,6 +96,8 @@ pub struct AnnColumns {
     pub category_id: IntColumn,
     pub area: Vec<f64>,
     pub bbox: Vec<[f64; 4]>,
+    /// Detection scores (results files only; empty otherwise).
+    pub score: Vec<f64>,
     /// [`flag`] bits: which optional fields exist, the crowd flag.
     pub flags: Vec<u8>,
 }
@@ -130,6 +135,10 @@ pub struct Index {
     /// Distinct category ids of the annotations in first-appearance order (`catToImgs` keys);
     /// empty when the document has no `categories` (pycocotools then builds no `catToImgs`).
     pub category_keys: Vec<i64>,
+    /// For a results file ([`Index::open_results`]), the `loadRes` branch it takes.
+    pub results: Option<Branch>,
+    /// For results of the segm branch, their masks (as compact strings).
+    pub result_masks: Option<Arc<Packed>>,
 }
 
 fn shrink_ints(mut v: IntColumn) -> IntColumn {
@@ -146,8 +155,21 @@ impl Index {
     /// Indexes the COCO JSON file at `path` (plain or gzip) in one pass.
     pub fn open(path: &Path) -> Result<Index> {
         let source = Source::open(path)?;
-        let scanned = scan::scan(source.reader(), CHUNK).map_err(|e| locate(&source, e))?;
+        let scanned =
+            scan::scan(source.reader(), CHUNK, Document::Coco).map_err(|e| locate(&source, e))?;
         Index::build(source, scanned).map_err(|e| e.in_path(&path.display().to_string()))
+    }
+
+    /// Indexes a results file (a JSON list of detections, as `loadRes` reads it) in one pass,
+    /// with the columns `loadRes` derives (see [`results`]).
+    pub fn open_results(path: &Path) -> Result<Index> {
+        let source = Source::open(path)?;
+        let scanned = scan::scan(source.reader(), CHUNK, Document::Results)
+            .map_err(|e| locate(&source, e))?;
+        let mut index =
+            Index::build(source, scanned).map_err(|e| e.in_path(&path.display().to_string()))?;
+        index.derive_results()?;
+        Ok(index)
     }
 
     fn build(source: Source, mut s: Scanned) -> Result<Index> {
@@ -186,6 +208,7 @@ impl Index {
             category_id: shrink_ints(std::mem::take(&mut a.category_id)),
             area: shrink(std::mem::take(&mut a.area)),
             bbox: shrink(std::mem::take(&mut a.bbox)),
+            score: shrink(std::mem::take(&mut a.score)),
             flags: shrink(std::mem::take(&mut a.flags)),
         };
         let annotations = Table::new(a);
@@ -213,6 +236,8 @@ impl Index {
             img,
             by_image,
             category_keys,
+            results: None,
+            result_masks: None,
         })
     }
 
@@ -223,7 +248,7 @@ impl Index {
     pub fn table(&self, kind: Kind) -> &Table {
         match kind {
             Kind::Images => &self.images,
-            Kind::Annotations => &self.annotations,
+            Kind::Annotations | Kind::Results => &self.annotations,
             Kind::Categories => &self.categories,
         }
     }
@@ -242,6 +267,8 @@ impl Index {
             + a.category_id.bytes()
             + a.area.capacity() * 8
             + a.bbox.capacity() * 32
+            + a.score.capacity() * 8
+            + self.result_masks.as_ref().map_or(0, |m| m.heap_bytes())
             + a.flags.capacity()
             + self.img.width.capacity() * 4
             + self.img.height.capacity() * 4

@@ -32,6 +32,9 @@ pub enum Kind {
     Images,
     Annotations,
     Categories,
+    /// The records of a results file (`loadRes`): a top-level list of detections, kept in
+    /// the `annotations` columns.
+    Results,
 }
 
 impl Kind {
@@ -40,6 +43,7 @@ impl Kind {
             Kind::Images => "images",
             Kind::Annotations => "annotations",
             Kind::Categories => "categories",
+            Kind::Results => "results",
         }
     }
 
@@ -62,8 +66,18 @@ pub mod flag {
     pub const ISCROWD: u8 = 16;
     /// The crowd flag was written as `true`/`false` rather than 1/0.
     pub const ISCROWD_BOOL: u8 = 32;
+    /// Results only: the record has a `score` / a `segmentation`.
+    pub const HAS_SCORE: u8 = 64;
+    pub const HAS_SEGMENTATION: u8 = 128;
     pub const HAS_WIDTH: u8 = 1;
     pub const HAS_HEIGHT: u8 = 2;
+}
+
+/// What the document is: a COCO dataset (an object) or a results file (a list of records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    Coco,
+    Results,
 }
 
 /// One top-level member: its key and where its value lies (`start..end` in the file).
@@ -88,6 +102,8 @@ pub struct Records {
     pub bbox: Vec<[f64; 4]>,
     pub width: Vec<i64>,
     pub height: Vec<i64>,
+    /// Results only.
+    pub score: Vec<f64>,
     pub flags: Vec<u8>,
 }
 
@@ -106,7 +122,7 @@ impl Scanned {
     pub fn records(&self, kind: Kind) -> &Records {
         match kind {
             Kind::Images => &self.images,
-            Kind::Annotations => &self.annotations,
+            Kind::Annotations | Kind::Results => &self.annotations,
             Kind::Categories => &self.categories,
         }
     }
@@ -114,7 +130,7 @@ impl Scanned {
     fn records_mut(&mut self, kind: Kind) -> &mut Records {
         match kind {
             Kind::Images => &mut self.images,
-            Kind::Annotations => &mut self.annotations,
+            Kind::Annotations | Kind::Results => &mut self.annotations,
             Kind::Categories => &mut self.categories,
         }
     }
@@ -142,6 +158,8 @@ struct Fields {
     iscrowd: Option<(bool, bool)>,
     width: Option<i64>,
     height: Option<i64>,
+    score: Option<f64>,
+    segmentation: bool,
     /// Fields whose (last) value is wrong; a later valid value of the same key clears it, as
     /// the last value of a repeated key is the one Python keeps.
     problems: Vec<Problem>,
@@ -172,7 +190,10 @@ struct Problems {
 
 impl Problems {
     fn of(&mut self, kind: Kind) -> &mut Option<Error> {
-        &mut self.arrays[kind as usize]
+        match kind {
+            Kind::Results => &mut self.arrays[Kind::Annotations as usize],
+            _ => &mut self.arrays[kind as usize],
+        }
     }
 
     fn first(self) -> Option<Error> {
@@ -331,15 +352,16 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
         // Each known field takes its value, or notes what is wrong with it (the last value of
         // a repeated key decides either way).
         match (kind, &*key) {
-            (_, b"id") => {
+            // `loadRes` numbers the results itself: their ids are not read.
+            (Kind::Images | Kind::Annotations | Kind::Categories, b"id") => {
                 let v = int_field(lx)?;
                 f.id = take(&mut f, "id", v);
             }
-            (Kind::Annotations, b"image_id") => {
+            (Kind::Annotations | Kind::Results, b"image_id") => {
                 let v = int_field(lx)?;
                 f.image_id = take(&mut f, "image_id", v);
             }
-            (Kind::Annotations, b"category_id") => {
+            (Kind::Annotations | Kind::Results, b"category_id") => {
                 let v = int_field(lx)?;
                 f.category_id = take(&mut f, "category_id", v);
             }
@@ -347,13 +369,21 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
                 let v = number_field(lx)?.ok_or("a number");
                 f.area = take(&mut f, "area", v);
             }
-            (Kind::Annotations, b"bbox") => {
+            (Kind::Annotations | Kind::Results, b"bbox") => {
                 let v = bbox_field(lx)?.ok_or("a list of 4 numbers [x, y, width, height]");
                 f.bbox = take(&mut f, "bbox", v);
             }
             (Kind::Annotations, b"iscrowd") => {
                 let v = crowd_field(lx)?.ok_or("0, 1, true or false");
                 f.iscrowd = take(&mut f, "iscrowd", v);
+            }
+            (Kind::Results, b"score") => {
+                let v = number_field(lx)?.ok_or("a number");
+                f.score = take(&mut f, "score", v);
+            }
+            (Kind::Results, b"segmentation") => {
+                lx.skip_value(1)?;
+                f.segmentation = true;
             }
             (Kind::Images, b"width") => {
                 let v = dimension(int_field(lx)?);
@@ -385,6 +415,8 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
     Start,
+    /// The start of a results document (a list of records).
+    StartResults,
     FirstKey,
     Key,
     Value(usize),
@@ -425,8 +457,8 @@ impl<R: Read> Window<R> {
     }
 }
 
-/// The pass itself: reads `reader` to its end (`name` is used in error messages).
-pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
+/// The pass itself: reads `reader` to its end, a document of the given kind.
+pub fn scan<R: Read>(reader: R, chunk: usize, doc: Document) -> Result<Scanned> {
     let mut win = Window {
         reader,
         buf: Vec::with_capacity(chunk * 2),
@@ -437,7 +469,10 @@ pub fn scan<R: Read>(reader: R, chunk: usize) -> Result<Scanned> {
     };
     let mut out = Scanned::default();
     let mut problems = Problems::default();
-    let mut state = State::Start;
+    let mut state = match doc {
+        Document::Coco => State::Start,
+        Document::Results => State::StartResults,
+    };
     win.refill().map_err(io_error)?;
     while state != State::Done {
         let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
@@ -655,6 +690,27 @@ fn step(
             lx.pos += 1;
             Ok(State::FirstKey)
         }
+        State::StartResults => {
+            if lx.peek("a JSON value")? != b'[' {
+                // pycocotools asserts that results are a list.
+                problems.document = Some(Error::Schema {
+                    path: String::new(),
+                    record: "the document".into(),
+                    field: String::new(),
+                    expected: "a JSON list of results at the top level".into(),
+                });
+                lx.skip_value(0)?;
+                return Ok(State::End);
+            }
+            let start = at(lx);
+            lx.pos += 1;
+            out.top.push(TopEntry {
+                key: Kind::Results.key().into(),
+                start,
+                end: start,
+            });
+            Ok(State::ArrayFirst(0, Some(Kind::Results)))
+        }
         State::FirstKey => {
             if lx.peek("a key or '}'")? == b'}' {
                 lx.pos += 1;
@@ -802,6 +858,9 @@ fn finish_array(
     if let Some(kind) = kind {
         out.records_mut(kind).end = end - 1;
     }
+    if kind == Some(Kind::Results) {
+        return Ok(State::End);
+    }
     Ok(State::AfterMember)
 }
 
@@ -822,15 +881,40 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
     if let Some(p) = f.problems.first() {
         note(p.field, p.expected);
     }
-    if f.id.is_none() && !f.has_problem("id") {
+    if kind != Kind::Results && f.id.is_none() && !f.has_problem("id") {
         note("id", "an 'id' field (an integer)");
     }
-    if kind == Kind::Annotations && f.image_id.is_none() && !f.has_problem("image_id") {
+    let annotations = matches!(kind, Kind::Annotations | Kind::Results);
+    if annotations && f.image_id.is_none() && !f.has_problem("image_id") {
         note("image_id", "an 'image_id' field (an integer)");
     }
     recs.offsets.push(start);
-    recs.id.push(f.id.unwrap_or(0));
     match kind {
+        // `loadRes` numbers results from 1 in file order.
+        Kind::Results => recs.id.push(index as i64 + 1),
+        _ => recs.id.push(f.id.unwrap_or(0)),
+    }
+    match kind {
+        Kind::Results => {
+            let mut flags = 0u8;
+            recs.image_id.push(f.image_id.unwrap_or(0));
+            recs.category_id.push(f.category_id.unwrap_or(0));
+            if f.category_id.is_some() {
+                flags |= flag::HAS_CATEGORY;
+            }
+            recs.bbox.push(f.bbox.unwrap_or([0.0; 4]));
+            if f.bbox.is_some() {
+                flags |= flag::HAS_BBOX;
+            }
+            recs.score.push(f.score.unwrap_or(0.0));
+            if f.score.is_some() {
+                flags |= flag::HAS_SCORE;
+            }
+            if f.segmentation {
+                flags |= flag::HAS_SEGMENTATION;
+            }
+            recs.flags.push(flags);
+        }
         Kind::Annotations => {
             let mut flags = 0u8;
             recs.image_id.push(f.image_id.unwrap_or(0));
@@ -885,7 +969,7 @@ mod tests {
       "categories": [{"id": 18, "name": "dog"}], "extra": [[1], {"a": []}]} "#;
 
     fn scan_all(doc: &str, chunk: usize) -> Result<Scanned> {
-        scan(doc.as_bytes(), chunk)
+        scan(doc.as_bytes(), chunk, Document::Coco)
     }
 
     #[test]

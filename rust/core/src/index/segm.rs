@@ -2,6 +2,8 @@
 //! the parsed record: polygons rasterised and merged, uncompressed runs taken as they are (with
 //! their own size), compressed strings decoded.
 
+use std::borrow::Cow;
+
 use super::json::{Member, Numeric, Value};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
@@ -86,6 +88,21 @@ pub fn rle_of(seg: &Value, h: u64, w: u64) -> Result<Rle> {
             }
         }
         _ => Err(schema("polygons or an RLE")),
+    }
+}
+
+/// An RLE dict as (height, width, compact counts string): a string is taken as it is (not
+/// decoded), a list of runs is encoded.
+pub fn compressed_of(seg: &Value) -> Result<(u64, u64, Cow<'_, [u8]>)> {
+    match seg.get("counts") {
+        Some(Value::Str(s)) => {
+            let (h, w) = size_of(seg)?;
+            Ok((h, w, Cow::Borrowed(s.as_bytes())))
+        }
+        _ => {
+            let rle = rle_of(seg, 0, 0)?;
+            Ok((rle.h, rle.w, Cow::Owned(rle.counts_string())))
+        }
     }
 }
 

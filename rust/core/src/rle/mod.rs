@@ -9,7 +9,10 @@ pub mod batch;
 pub mod codec;
 pub mod mask;
 pub mod ops;
+pub mod packed;
 pub mod poly;
+
+pub use packed::Packed;
 
 use crate::error::{Error, Result};
 
