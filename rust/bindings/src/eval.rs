@@ -261,7 +261,7 @@ pub fn eval_anns_from_dicts<'py>(
     }
     match kind {
         IouType::Bbox => out.geometry = Geometry::Boxes(boxes),
-        IouType::Keypoints => out.geometry = Geometry::Keypoints(kp, boxes),
+        IouType::Keypoints => out.geometry = Geometry::Keypoints(kp.into(), boxes),
         IouType::Segm => {
             let ids = &out.id;
             let rles = py

@@ -94,7 +94,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
                 boxes.push(idx.ann.bbox[r]);
             }
-            out.geometry = Geometry::Keypoints(kp, boxes);
+            out.geometry = Geometry::Keypoints(kp.into(), boxes);
         }
     }
     Ok(out)
@@ -175,17 +175,20 @@ pub fn from_results(
             };
             Geometry::Masks(rles.into_iter().collect::<Result<Vec<_>>>()?.into())
         }
-        IouType::Keypoints => {
-            let mut kp = Keypoints {
-                values: Vec::new(),
-                starts: vec![0],
-            };
-            for v in idx.result_keypoints(&rows)? {
-                kp.values.extend(v);
-                kp.starts.push(kp.values.len());
+        IouType::Keypoints => match &idx.result_keypoints {
+            Some(kp) => Geometry::Keypoints(Arc::clone(kp), Vec::new()),
+            None => {
+                let mut kp = Keypoints {
+                    values: Vec::new(),
+                    starts: vec![0],
+                };
+                for v in idx.result_keypoints(&rows)? {
+                    kp.values.extend(v);
+                    kp.starts.push(kp.values.len());
+                }
+                Geometry::Keypoints(kp.into(), Vec::new())
             }
-            Geometry::Keypoints(kp, Vec::new())
-        }
+        },
     };
     Ok(out)
 }

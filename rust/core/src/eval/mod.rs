@@ -44,7 +44,7 @@ pub struct Keypoints {
 }
 
 impl Keypoints {
-    fn of(&self, i: usize) -> &[f64] {
+    pub fn of(&self, i: usize) -> &[f64] {
         let (s, e) = (self.starts[i], self.starts[i + 1]);
         &self.values[s..e]
     }
@@ -57,8 +57,9 @@ pub enum Geometry {
     Masks(Arc<[Rle]>),
     /// Masks as compact strings (a results index keeps them so), decoded cell by cell.
     Packed(Arc<Packed>),
-    /// Keypoints, with the boxes that OKS uses for ground truth without visible keypoints.
-    Keypoints(Keypoints, Vec<[f64; 4]>),
+    /// Keypoints (shared, as a results index keeps them), with the boxes that OKS uses for
+    /// ground truth without visible keypoints.
+    Keypoints(Arc<Keypoints>, Vec<[f64; 4]>),
 }
 
 /// One side of an evaluation (ground truth or detections) as columns, in `getAnnIds` order.
@@ -93,10 +94,10 @@ impl Anns {
                 IouType::Bbox => Geometry::Boxes(Vec::new()),
                 IouType::Segm => Geometry::Masks(Arc::from(Vec::new())),
                 IouType::Keypoints => Geometry::Keypoints(
-                    Keypoints {
+                    Arc::new(Keypoints {
                         values: Vec::new(),
                         starts: vec![0],
-                    },
+                    }),
                     Vec::new(),
                 ),
             },

@@ -7,9 +7,12 @@
 //! then exact on whatever CPU numpy picks its kernel for). (2) `np.sum` is numpy's pairwise
 //! summation, replicated by [`pairwise_sum`].
 
+use rayon::prelude::*;
+
 use super::cells::Cell;
 use super::{Anns, Geometry, Params};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// numpy's pairwise summation of float64 (`np.sum` over a contiguous array): a plain loop
 /// below 8 values, eight interleaved accumulators up to 128, halves split at a multiple of 8
@@ -121,13 +124,13 @@ pub(super) fn compute(
             3 * k
         ))
     };
-    // Every pair's exponents in one buffer, with the number each pair contributed.
-    let mut buf = Vec::new();
-    let mut lens = Vec::new();
-    for cell in cells.iter() {
+    // Each cell's exponents (cells in parallel), with the number each pair contributed.
+    let one = |cell: &Cell| -> Result<(Vec<f64>, Vec<usize>)> {
+        let (mut buf, mut lens) = (Vec::new(), Vec::new());
         if cell.gt.is_empty() || cell.dt.is_empty() {
-            continue;
+            return Ok((buf, lens));
         }
+        buf.reserve(cell.gt.len() * cell.dt.len() * k);
         for &g in &cell.gt {
             let g = g as usize;
             let gv = gk.of(g);
@@ -145,25 +148,51 @@ pub(super) fn compute(
                 lens.push(buf.len() - before);
             }
         }
+        Ok((buf, lens))
+    };
+    let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
+    let parts: Vec<Result<(Vec<f64>, Vec<usize>)>> = if parallel::worth_parallel(cells.len(), work)
+    {
+        parallel::install(|| cells.par_iter().map(one).collect())
+    } else {
+        cells.iter().map(one).collect()
+    };
+    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    // One buffer, so that `exp` (numpy's, through Python) is called once.
+    let mut buf = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut starts = Vec::with_capacity(parts.len());
+    for (b, _) in &parts {
+        starts.push(buf.len());
+        buf.extend_from_slice(b);
     }
     exp(&mut buf)?;
     // `np.sum(np.exp(-e)) / e.shape[0]`, stored D x G as computeOks's `ious[i, j]`.
-    let (mut at, mut pair) = (0, 0);
-    for cell in cells.iter_mut() {
+    let fill = |(cell, (start, (_, lens))): (&mut Cell, (&usize, &(Vec<f64>, Vec<usize>)))| {
         if cell.gt.is_empty() || cell.dt.is_empty() {
-            continue;
+            return;
         }
-        let (nd, ng) = (cell.dt.len(), cell.gt.len());
-        let mut ious = vec![0.0; nd * ng];
-        for g in 0..ng {
-            for d in 0..nd {
-                let n = lens[pair];
-                ious[g * nd + d] = pairwise_sum(&buf[at..at + n]) / n as f64;
+        let mut at = *start;
+        cell.ious = lens
+            .iter()
+            .map(|&n| {
+                let v = pairwise_sum(&buf[at..at + n]) / n as f64;
                 at += n;
-                pair += 1;
-            }
-        }
-        cell.ious = ious;
+                v
+            })
+            .collect();
+    };
+    if parallel::worth_parallel(cells.len(), work) {
+        parallel::install(|| {
+            cells
+                .par_iter_mut()
+                .zip(starts.par_iter().zip(parts.par_iter()))
+                .for_each(fill)
+        });
+    } else {
+        cells
+            .iter_mut()
+            .zip(starts.iter().zip(parts.iter()))
+            .for_each(fill);
     }
     Ok(())
 }

@@ -651,6 +651,60 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// A plain number at `pos` (`-?digits(.digits)?`, at most 18 digits, no exponent) read
+    /// in one pass, as `number` and [`Value::as_f64`] would read it: an integer converted, a
+    /// decimal as `m / 10^k`, which is correctly rounded where `m < 2^53` and `k <= 22` (both
+    /// exact, one rounding). None, with `pos` unchanged, for anything else (the general path
+    /// then reads or rejects it); numbers with a leading zero are never taken here.
+    #[inline]
+    fn plain_f64(&mut self) -> Option<f64> {
+        let buf = self.buf;
+        let mut p = self.pos;
+        let negative = buf.get(p) == Some(&b'-');
+        p += usize::from(negative);
+        let first = p;
+        let (mut m, mut frac) = (0u64, 0usize);
+        while let Some(d) = buf.get(p).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+            p += 1;
+        }
+        let int_digits = p - first;
+        if int_digits == 0 || (int_digits > 1 && buf[first] == b'0') {
+            return None;
+        }
+        if buf.get(p) == Some(&b'.') {
+            p += 1;
+            while let Some(d) = buf.get(p).map(|b| b.wrapping_sub(b'0')).filter(|&d| d < 10) {
+                m = m.wrapping_mul(10).wrapping_add(u64::from(d));
+                p += 1;
+                frac += 1;
+            }
+            if frac == 0 {
+                return None;
+            }
+        }
+        if int_digits + frac > 18 || matches!(buf.get(p), Some(b'e' | b'E')) {
+            return None;
+        }
+        let v = if frac == 0 {
+            // An int: -0 is 0, as Python reads it.
+            let i = m as i64;
+            (if negative { -i } else { i }) as f64
+        } else {
+            if m >= 1 << 53 || frac > 22 {
+                return None;
+            }
+            let v = m as f64 / POW10[frac];
+            if negative {
+                -v
+            } else {
+                v
+            }
+        };
+        self.pos = p;
+        Some(v)
+    }
+
     /// After a '[': numbers up to the closing ']' (at least one), or None.
     fn numbers_rest(&mut self) -> Step<Option<Vec<f64>>> {
         let mut xs = Vec::new();
@@ -659,10 +713,14 @@ impl<'a> Lexer<'a> {
                 b'-' | b'0'..=b'9' | b'N' | b'I' => {}
                 _ => return Ok(None),
             }
-            match self.number()? {
-                Number::Int(i) => xs.push(i as f64),
-                Number::Float(f) => xs.push(f),
-                Number::BigInt { .. } => return Ok(None),
+            if let Some(x) = self.plain_f64() {
+                xs.push(x);
+            } else {
+                match self.number()? {
+                    Number::Int(i) => xs.push(i as f64),
+                    Number::Float(f) => xs.push(f),
+                    Number::BigInt { .. } => return Ok(None),
+                }
             }
             match self.peek("',' or ']'")? {
                 b',' => self.pos += 1,
@@ -813,6 +871,12 @@ fn plain_number_end_bytewise(buf: &[u8], mut p: usize) -> Option<usize> {
 /// with both operands exact doubles (10^22 is the largest exact power of ten), and one IEEE
 /// division is correctly rounded: the same double as a full correctly rounded parse
 /// (Clinger's fast path). Anything else gives None and goes through the full parser.
+/// Powers of ten that f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
 fn short_number(text: &[u8]) -> Option<Number> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -842,10 +906,6 @@ fn short_number(text: &[u8]) -> Option<Number> {
     if m >= 1 << 53 || after_point > 22 {
         return None;
     }
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
     let v = m as f64 / POW10[after_point as usize];
     Some(Number::Float(if negative { -v } else { v }))
 }
@@ -1071,6 +1131,59 @@ mod tests {
             };
             assert_eq!(got, want, "{t}");
         }
+    }
+
+    #[test]
+    fn plain_f64_equals_the_general_number() {
+        let alphabet = b"0123456789.-eE,]";
+        let mut rng = crate::test_rng::Rng::new(0x51_7cc1_b727_220a_u64);
+        let mut next = |m: u64| rng.below(m);
+        let mut texts: Vec<Vec<u8>> = [
+            "-0,", "-0.0]", "0.5", "01,", "1.,", "12.25e1]", "-", "400.24,",
+        ]
+        .iter()
+        .map(|t| t.as_bytes().to_vec())
+        .collect();
+        for _ in 0..300_000 {
+            let len = 1 + next(24) as usize;
+            let text = (0..len)
+                .map(|i| {
+                    // Mostly digits, so that long plain numbers come up.
+                    if i > 0 && next(4) > 0 {
+                        b'0' + next(10) as u8
+                    } else {
+                        alphabet[next(alphabet.len() as u64) as usize]
+                    }
+                })
+                .collect();
+            texts.push(text);
+        }
+        let mut taken = 0;
+        for t in &texts {
+            let mut fast = Lexer::new(t, 0, true);
+            let Some(x) = fast.plain_f64() else {
+                assert_eq!(fast.pos, 0);
+                continue;
+            };
+            taken += 1;
+            let mut slow = Lexer::new(t, 0, true);
+            let want = match slow.number() {
+                Ok(Number::Int(i)) => i as f64,
+                Ok(Number::Float(f)) => f,
+                other => unreachable!(
+                    "{:?}: fast {x}, general {other:?}",
+                    String::from_utf8_lossy(t)
+                ),
+            };
+            assert_eq!(
+                x.to_bits(),
+                want.to_bits(),
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+            assert_eq!(fast.pos, slow.pos, "{:?}", String::from_utf8_lossy(t));
+        }
+        assert!(taken > 10_000, "{taken}");
     }
 
     #[test]

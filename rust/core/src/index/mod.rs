@@ -27,6 +27,7 @@ use scan::{Records, Scanned};
 use source::Source;
 
 use crate::error::{Error, Result};
+use crate::eval::Keypoints;
 use crate::rle::{Packed, Rle};
 
 /// Bytes read per step of the scan.
@@ -139,6 +140,8 @@ pub struct Index {
     pub results: Option<Branch>,
     /// For results of the segm branch, their masks (as compact strings).
     pub result_masks: Option<Arc<Packed>>,
+    /// For results of the keypoints branch, their keypoints (read once, for the areas).
+    pub result_keypoints: Option<Arc<Keypoints>>,
 }
 
 fn shrink_ints(mut v: IntColumn) -> IntColumn {
@@ -238,6 +241,7 @@ impl Index {
             category_keys,
             results: None,
             result_masks: None,
+            result_keypoints: None,
         })
     }
 
@@ -269,6 +273,10 @@ impl Index {
             + a.bbox.capacity() * 32
             + a.score.capacity() * 8
             + self.result_masks.as_ref().map_or(0, |m| m.heap_bytes())
+            + self
+                .result_keypoints
+                .as_ref()
+                .map_or(0, |k| k.values.capacity() * 8 + k.starts.capacity() * 8)
             + a.flags.capacity()
             + self.img.width.capacity() * 4
             + self.img.height.capacity() * 4

@@ -18,6 +18,7 @@
 use super::json::{self, Member, Numeric, Value};
 use super::{flag, segm, Index, Kind};
 use crate::error::{Error, Result};
+use crate::eval::Keypoints;
 use crate::rle::{ops, Packed, Rle};
 use std::sync::Arc;
 
@@ -123,6 +124,10 @@ impl Index {
             Branch::Keypoints => {
                 let rows: Vec<usize> = (0..n).collect();
                 let mut area = Vec::with_capacity(n);
+                let mut kept = Keypoints {
+                    values: Vec::new(),
+                    starts: vec![0],
+                };
                 for (r, kp) in self.result_keypoints(&rows)?.into_iter().enumerate() {
                     let x = min_max(kp.iter().step_by(3));
                     let y = min_max(kp.iter().skip(1).step_by(3));
@@ -132,8 +137,12 @@ impl Index {
                     };
                     area.push((x1 - x0) * (y1 - y0));
                     self.ann.bbox[r] = [x0, y0, x1 - x0, y1 - y0];
+                    kept.values.extend(kp);
+                    kept.starts.push(kept.values.len());
                 }
                 self.ann.area = area;
+                kept.values.shrink_to_fit();
+                self.result_keypoints = Some(Arc::new(kept));
             }
             Branch::Empty | Branch::Other => {}
         }
