@@ -98,6 +98,9 @@ fn push_exponents(
     }
 }
 
+/// One cell's exponents, and how many each (ground truth, detection) pair has.
+type Exponents = (Vec<f64>, Vec<usize>);
+
 /// OKS of every cell with both ground truth and detections, into `cell.ious` (D x G).
 pub(super) fn compute(
     params: &Params,
@@ -125,7 +128,7 @@ pub(super) fn compute(
         ))
     };
     // Each cell's exponents (cells in parallel), with the number each pair contributed.
-    let one = |cell: &Cell| -> Result<(Vec<f64>, Vec<usize>)> {
+    let one = |cell: &Cell| -> Result<Exponents> {
         let (mut buf, mut lens) = (Vec::new(), Vec::new());
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return Ok((buf, lens));
@@ -151,8 +154,7 @@ pub(super) fn compute(
         Ok((buf, lens))
     };
     let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
-    let parts: Vec<Result<(Vec<f64>, Vec<usize>)>> = if parallel::worth_parallel(cells.len(), work)
-    {
+    let parts: Vec<Result<Exponents>> = if parallel::worth_parallel(cells.len(), work) {
         parallel::install(|| cells.par_iter().map(one).collect())
     } else {
         cells.iter().map(one).collect()
@@ -167,7 +169,7 @@ pub(super) fn compute(
     }
     exp(&mut buf)?;
     // `np.sum(np.exp(-e)) / e.shape[0]`, stored D x G as computeOks's `ious[i, j]`.
-    let fill = |(cell, (start, (_, lens))): (&mut Cell, (&usize, &(Vec<f64>, Vec<usize>)))| {
+    let fill = |(cell, (start, (_, lens))): (&mut Cell, (&usize, &Exponents))| {
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return;
         }
