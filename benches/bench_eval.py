@@ -6,7 +6,8 @@
 
 Data from benches/gen_eval.py (written once into benches/out/eval and reused). Each tool runs
 each row in its own process: it loads the ground truth and the results with its own COCO and
-loadRes (not timed), then ``evaluate(); accumulate(); summarize()`` is timed (wall). Peak RSS is
+loadRes (timed apart: tools split the work between loading and evaluating differently), then
+``evaluate(); accumulate(); summarize()`` is timed (wall). Peak RSS is
 the process's (ru_maxrss, loading included). ``stats`` is compared with pycocotools' from the
 same run: "=" exact, "≠" different (the largest difference is shown), "n/a" where the tool has
 no such iouType. Keypoint rows evaluate the person category (catIds=[1]) for every tool.
@@ -91,8 +92,10 @@ def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
         return
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):
+        t_load = time.perf_counter()
         g = COCO(gt)
         d = g.loadRes(dt)
+        load = time.perf_counter() - t_load
         E = COCOeval(g, d, iou_type)
         if iou_type == "keypoints":
             E.params.catIds = [1]
@@ -103,7 +106,7 @@ def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
         wall = time.perf_counter() - t0
     stats = [float(s) for s in E.stats]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"status": "ok", "wall": wall, "peak": peak, "stats": stats}))
+    print(json.dumps({"status": "ok", "wall": wall, "load": load, "peak": peak, "stats": stats}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ def versions(python: str) -> dict:
 def cell(r: dict, ref: dict) -> str:
     if r["status"] != "ok":
         return r["status"] if r["status"] != "error" else "error: " + r.get("error", "")[:60]
-    s = f"{r['wall']:.3f} s, {r['peak'] / 1e6:,.0f} MB"
+    s = f"{r['wall']:.3f} s (load {r['load']:.2f} s), {r['peak'] / 1e6:,.0f} MB"
     if ref.get("status") == "ok":
         diff = max(abs(a - b) for a, b in zip(r["stats"], ref["stats"])) if len(r["stats"]) == len(ref["stats"]) else float("inf")
         s += " =" if r["stats"] == ref["stats"] else f" ≠ ({diff:.1e})"
@@ -189,7 +192,8 @@ def main() -> None:
         res = results[row[3]]
         ref = res.get("pycocotools", {})
         lines.append(f"| {row[3]} | " + " | ".join(cell(res[t], ref) for t in tools) + " |")
-    note = ("\nWall time of evaluate + accumulate + summarize and the process's peak RSS (loading "
+    note = ("\nWall time of evaluate + accumulate + summarize (in brackets: COCO(gt) + loadRes(dt), "
+            "where tools do different shares of the work) and the process's peak RSS (loading "
             "included); = means stats identical to pycocotools' in this run, ≠ shows the largest "
             f"difference. {meta['date']}, {meta['cpus']} CPUs, versions {meta['versions']}.\n")
     (OUT / "eval.md").write_text("\n".join(lines) + "\n" + note)
