@@ -10,6 +10,10 @@
 //!   `keypoints[0::3]` and `[1::3]` (NaN propagating, as `np.min` does), `area = (x1 - x0) *
 //!   (y1 - y0)`, `bbox = [x0, y0, x1 - x0, y1 - y0]`.
 //!
+//! What had to be parsed for these columns is kept for the evaluation: the segm branch's masks
+//! as compact counts strings ([`Packed`], a few times smaller than decoded runs), the keypoints
+//! branch's keypoints as numbers.
+//!
 //! Integer inputs give the same numbers as Python's int arithmetic wherever products stay
 //! below 2^53 (any real box or keypoint). The other shapes (`caption` results, a first record
 //! of none of these kinds) are reported as [`Branch::Other`] for the caller to handle the way
