@@ -678,14 +678,7 @@ fn step(
         State::Start => {
             if lx.peek("a JSON value")? != b'{' {
                 // pycocotools asserts that the document is a dict; say so at once.
-                problems.document = Some(Error::Schema {
-                    path: String::new(),
-                    record: "the document".into(),
-                    field: String::new(),
-                    expected: "a JSON object at the top level".into(),
-                });
-                lx.skip_value(0)?;
-                return Ok(State::End);
+                return wrong_document(lx, problems, "a JSON object at the top level");
             }
             lx.pos += 1;
             Ok(State::FirstKey)
@@ -693,14 +686,7 @@ fn step(
         State::StartResults => {
             if lx.peek("a JSON value")? != b'[' {
                 // pycocotools asserts that results are a list.
-                problems.document = Some(Error::Schema {
-                    path: String::new(),
-                    record: "the document".into(),
-                    field: String::new(),
-                    expected: "a JSON list of results at the top level".into(),
-                });
-                lx.skip_value(0)?;
-                return Ok(State::End);
+                return wrong_document(lx, problems, "a JSON list of results at the top level");
             }
             let start = at(lx);
             lx.pos += 1;
@@ -844,6 +830,19 @@ fn step(
         }
         State::Done => Ok(State::Done),
     }
+}
+
+/// A top-level value of the wrong kind: noted (reported once the document proves to be valid
+/// JSON) and skipped.
+fn wrong_document(lx: &mut Lexer<'_>, problems: &mut Problems, expected: &str) -> Step<State> {
+    problems.document = Some(Error::Schema {
+        path: String::new(),
+        record: "the document".into(),
+        field: String::new(),
+        expected: expected.into(),
+    });
+    lx.skip_value(0)?;
+    Ok(State::End)
 }
 
 fn finish_array(
