@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::{Anns, Geometry, IouType, Keypoints};
 use crate::error::{Error, Result};
 use crate::index::json::{Member, Numeric, Value};
-use crate::index::{flag, segm, Branch, Index};
+use crate::index::{flag, segm, Branch, Index, Kind};
 use crate::parallel;
 use crate::rle::Rle;
 
@@ -138,43 +138,10 @@ pub fn from_results(
     let rows: Vec<usize> = (0..n).collect();
     out.geometry = match kind {
         IouType::Bbox => Geometry::Boxes(a.bbox.clone()),
-        IouType::Segm if idx.result_masks.is_some() => match &idx.result_masks {
+        IouType::Segm => match &idx.result_masks {
             Some(m) => Geometry::Packed(Arc::clone(m)),
-            None => Geometry::Masks(Arc::from(Vec::new())),
+            None => Geometry::Masks(result_masks(idx, branch, &rows, size)?.into()),
         },
-        IouType::Segm => {
-            let segs = idx.result_segmentations(&rows)?;
-            let one = |(r, seg): (usize, &Option<Member>)| -> Result<Rle> {
-                let image = a.image_id.get(r);
-                match seg {
-                    Some(Member::Value(v @ Value::Object(_))) => segm::rle_of(v, 0, 0),
-                    Some(m) => {
-                        let (h, w) = size(image)?;
-                        segm::rle_of_member(m, h, w)
-                    }
-                    None if branch == Branch::Bbox => {
-                        // loadRes: segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]].
-                        let b = a.bbox[r];
-                        let (x1, x2, y1, y2) = (b[0], b[0] + b[2], b[1], b[1] + b[3]);
-                        let (h, w) = size(image)?;
-                        segm::polygons_rle(&[vec![x1, y1, x1, y2, x2, y2, x2, y1]], h, w)
-                    }
-                    None => Err(Error::Schema {
-                        path: String::new(),
-                        record: String::new(),
-                        field: "segmentation".into(),
-                        expected: "a segmentation to make a mask of".into(),
-                    }),
-                }
-                .map_err(|e| idx.name_error(e, r))
-            };
-            let rles: Vec<Result<Rle>> = if parallel::worth_parallel(n, n * 500) {
-                parallel::install(|| segs.par_iter().enumerate().map(one).collect())
-            } else {
-                segs.iter().enumerate().map(one).collect()
-            };
-            Geometry::Masks(rles.into_iter().collect::<Result<Vec<_>>>()?.into())
-        }
         IouType::Keypoints => match &idx.result_keypoints {
             Some(kp) => Geometry::Keypoints(Arc::clone(kp), Vec::new()),
             None => {
@@ -191,4 +158,48 @@ pub fn from_results(
         },
     };
     Ok(out)
+}
+
+/// The masks `annToRLE` makes of result `rows` when the index keeps none (results of the bbox
+/// branch): each record's segmentation, or loadRes's box polygon where it has none.
+fn result_masks(
+    idx: &Index,
+    branch: Branch,
+    rows: &[usize],
+    size: impl Fn(i64) -> Result<(u64, u64)> + Sync,
+) -> Result<Vec<Rle>> {
+    let a = &idx.ann;
+    let n = rows.len();
+    let segs = idx.member_of(Kind::Results, rows, "segmentation")?;
+    let one = |(p, seg): (usize, &Option<Member>)| -> Result<Rle> {
+        let r = rows[p];
+        let image = a.image_id.get(r);
+        match seg {
+            Some(Member::Value(v @ Value::Object(_))) => segm::rle_of(v, 0, 0),
+            Some(m) => {
+                let (h, w) = size(image)?;
+                segm::rle_of_member(m, h, w)
+            }
+            None if branch == Branch::Bbox => {
+                // loadRes: segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]].
+                let b = a.bbox[r];
+                let (x1, x2, y1, y2) = (b[0], b[0] + b[2], b[1], b[1] + b[3]);
+                let (h, w) = size(image)?;
+                segm::polygons_rle(&[vec![x1, y1, x1, y2, x2, y2, x2, y1]], h, w)
+            }
+            None => Err(Error::Schema {
+                path: String::new(),
+                record: String::new(),
+                field: "segmentation".into(),
+                expected: "a segmentation to make a mask of".into(),
+            }),
+        }
+        .map_err(|e| idx.name_error(e, r))
+    };
+    let rles: Vec<Result<Rle>> = if parallel::worth_parallel(n, n * 500) {
+        parallel::install(|| segs.par_iter().enumerate().map(one).collect())
+    } else {
+        segs.iter().enumerate().map(one).collect()
+    };
+    rles.into_iter().collect()
 }

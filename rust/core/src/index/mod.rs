@@ -380,6 +380,19 @@ impl Index {
         Ok(out)
     }
 
+    /// Member `key` of records `rows` of `kind` (None where absent), read as
+    /// [`json::parse_numeric_members`] reads it.
+    pub fn member_of(
+        &self,
+        kind: Kind,
+        rows: &[usize],
+        key: &str,
+    ) -> Result<Vec<Option<json::Member>>> {
+        self.parse_rows(kind, rows, |b| {
+            json::parse_numeric_members(b, &[key]).map(|mut m| m.remove(0))
+        })
+    }
+
     /// Members `keys` of annotation records `rows` (None where absent), other members skipped.
     pub fn annotation_members(
         &self,
@@ -424,9 +437,7 @@ impl Index {
 
     /// The RLEs (as `annToRLE` makes them) of annotation `rows`, for an image of `h` x `w`.
     pub fn rles(&self, rows: &[usize], h: u64, w: u64) -> Result<Vec<Rle>> {
-        let segs = self.parse_rows(Kind::Annotations, rows, |b| {
-            json::parse_numeric_members(b, &["segmentation"]).map(|mut m| m.remove(0))
-        })?;
+        let segs = self.member_of(Kind::Annotations, rows, "segmentation")?;
         segs.into_iter()
             .zip(rows)
             .map(|(seg, &row)| {

@@ -195,9 +195,7 @@ impl Index {
 
     /// The keypoints of result `rows`, each a list of numbers.
     pub fn result_keypoints(&self, rows: &[usize]) -> Result<Vec<Vec<f64>>> {
-        let kps = self.parse_rows(Kind::Results, rows, |b| {
-            json::parse_numeric_members(b, &["keypoints"]).map(|mut m| m.remove(0))
-        })?;
+        let kps = self.member_of(Kind::Results, rows, "keypoints")?;
         kps.into_iter()
             .zip(rows)
             .map(|(kp, &r)| match kp {
@@ -206,13 +204,6 @@ impl Index {
                 _ => Err(self.result_error(r, "keypoints", "a list of x, y, v numbers")),
             })
             .collect()
-    }
-
-    /// The segmentation members of result `rows` as parsed (None where absent).
-    pub fn result_segmentations(&self, rows: &[usize]) -> Result<Vec<Option<Member>>> {
-        self.parse_rows(Kind::Results, rows, |b| {
-            json::parse_numeric_members(b, &["segmentation"]).map(|mut m| m.remove(0))
-        })
     }
 
     /// Names result `row` in a schema error about it.

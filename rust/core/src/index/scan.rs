@@ -863,6 +863,15 @@ fn finish_array(
     Ok(State::AfterMember)
 }
 
+/// An optional field's value for its column (the default where it is absent), setting its
+/// presence bit.
+fn present<T: Default>(value: Option<T>, flags: &mut u8, bit: u8) -> T {
+    if value.is_some() {
+        *flags |= bit;
+    }
+    value.unwrap_or_default()
+}
+
 /// Appends one record's columns, noting its first schema problem.
 fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &mut Option<Error>) {
     let index = recs.offsets.len();
@@ -894,41 +903,22 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
         _ => recs.id.push(f.id.unwrap_or(0)),
     }
     match kind {
-        Kind::Results => {
+        Kind::Annotations | Kind::Results => {
             let mut flags = 0u8;
             recs.image_id.push(f.image_id.unwrap_or(0));
-            recs.category_id.push(f.category_id.unwrap_or(0));
-            if f.category_id.is_some() {
-                flags |= flag::HAS_CATEGORY;
+            recs.category_id
+                .push(present(f.category_id, &mut flags, flag::HAS_CATEGORY));
+            recs.bbox.push(present(f.bbox, &mut flags, flag::HAS_BBOX));
+            if kind == Kind::Results {
+                recs.score
+                    .push(present(f.score, &mut flags, flag::HAS_SCORE));
+                if f.segmentation {
+                    flags |= flag::HAS_SEGMENTATION;
+                }
+                recs.flags.push(flags);
+                return;
             }
-            recs.bbox.push(f.bbox.unwrap_or([0.0; 4]));
-            if f.bbox.is_some() {
-                flags |= flag::HAS_BBOX;
-            }
-            recs.score.push(f.score.unwrap_or(0.0));
-            if f.score.is_some() {
-                flags |= flag::HAS_SCORE;
-            }
-            if f.segmentation {
-                flags |= flag::HAS_SEGMENTATION;
-            }
-            recs.flags.push(flags);
-        }
-        Kind::Annotations => {
-            let mut flags = 0u8;
-            recs.image_id.push(f.image_id.unwrap_or(0));
-            recs.category_id.push(f.category_id.unwrap_or(0));
-            if f.category_id.is_some() {
-                flags |= flag::HAS_CATEGORY;
-            }
-            recs.area.push(f.area.unwrap_or(0.0));
-            if f.area.is_some() {
-                flags |= flag::HAS_AREA;
-            }
-            recs.bbox.push(f.bbox.unwrap_or([0.0; 4]));
-            if f.bbox.is_some() {
-                flags |= flag::HAS_BBOX;
-            }
+            recs.area.push(present(f.area, &mut flags, flag::HAS_AREA));
             if let Some((crowd, as_bool)) = f.iscrowd {
                 flags |= flag::HAS_ISCROWD;
                 if crowd {
@@ -942,14 +932,10 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
         }
         Kind::Images => {
             let mut flags = 0u8;
-            recs.width.push(f.width.unwrap_or(0));
-            recs.height.push(f.height.unwrap_or(0));
-            if f.width.is_some() {
-                flags |= flag::HAS_WIDTH;
-            }
-            if f.height.is_some() {
-                flags |= flag::HAS_HEIGHT;
-            }
+            recs.width
+                .push(present(f.width, &mut flags, flag::HAS_WIDTH));
+            recs.height
+                .push(present(f.height, &mut flags, flag::HAS_HEIGHT));
             recs.flags.push(flags);
         }
         Kind::Categories => {}
