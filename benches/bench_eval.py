@@ -116,10 +116,9 @@ def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
 def run_one(python: str, tool: str, row, timeout: float) -> dict:
     iou_type, gt, dt, _ = row
     cmd = [python, __file__, "--child", tool, iou_type, str(DATA / gt), str(DATA / dt)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "python")] * (tool == "cocors") + [env.get("PYTHONPATH", "")])
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        # Each tool as installed in its interpreter (cocors: build it into that environment).
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"status": "timeout"}
     lines = [line for line in p.stdout.splitlines() if line.startswith("{")]

@@ -205,6 +205,27 @@ def test_accumulate_with_other_params():
         assert_array_identical(ours.eval[key], theirs.eval[key], key)
 
 
+def test_params_edited_in_place_after_evaluate():
+    """evaluate() keeps a snapshot of the params (pycocotools' deepcopy ``_paramsEval``):
+    lists edited in place afterwards change ``p`` but not the snapshot, and accumulate()
+    resolves the two exactly as pycocotools does."""
+    g_py, d_py, g, d = load_both(GT, BBOX)
+    from pycocotools.cocoeval import COCOeval as PyCOCOeval
+
+    theirs, ours = PyCOCOeval(g_py, d_py, "bbox"), COCOeval(g, d, "bbox")
+    for E in (theirs, ours):
+        quiet(E.evaluate)
+        E.params.catIds[3] = -7
+        del E.params.imgIds[10:]
+        E.params.areaRng[1][1] = 1e3
+        E.params.maxDets[0] = 5
+        quiet(E.accumulate)
+    assert ours._paramsEval.imgIds[10:] == theirs._paramsEval.imgIds[10:]
+    assert ours._paramsEval.areaRng == theirs._paramsEval.areaRng
+    for key in ("precision", "recall", "scores"):
+        assert_array_identical(ours.eval[key], theirs.eval[key], key)
+
+
 def test_one_call_and_command_line():
     result = cocors.evaluate(str(GT), str(SEGM), "segm")
     g_py, d_py, g, d = load_both(GT, SEGM)

@@ -975,9 +975,11 @@ fn walk_members<'a, T: Clone>(
         if lx.peek("a key (a string)")? != b'"' {
             return lx.bad(lx.pos, "a key (a string)");
         }
-        let key = lx.key()?;
+        // Compared as decoded bytes, with no String per key: a key with a lone surrogate
+        // (kept as its WTF-8 bytes) matches no wanted name, as its lossy text would not.
+        let (key, _) = lx.string()?;
         lx.expect(b':', "':' after a key")?;
-        match keys.iter().position(|k| *k == key) {
+        match keys.iter().position(|k| k.as_bytes() == &*key) {
             Some(i) => out[i] = Some(read(&mut lx)?),
             None => skip(&mut lx)?,
         }
