@@ -174,35 +174,53 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
     } else {
         p.k_list.iter().map(one).collect()
     };
-    let mut out = Accumulated {
-        precision: vec![-1.0; t_out * r_out * k_out * a_out * m_out],
-        recall: vec![-1.0; t_out * k_out * a_out * m_out],
-        scores: vec![-1.0; t_out * r_out * k_out * a_out * m_out],
-    };
-    // Output order is (t, r, k, a, m): each block's (a, m) rows are copied in place, so the
-    // stores are sequential.
-    let copy_rows = |dst: &mut [f64], src: &[f64], row_dst: usize, row_src: usize| {
-        if al == a_out && ml == m_out {
-            let n = al * ml;
-            dst[row_dst * n..(row_dst + 1) * n]
-                .copy_from_slice(&src[row_src * n..(row_src + 1) * n]);
-            return;
-        }
-        for a in 0..al {
-            let (d, s) = ((row_dst * a_out + a) * m_out, (row_src * al + a) * ml);
-            dst[d..d + ml].copy_from_slice(&src[s..s + ml]);
-        }
-    };
-    for t in 0..t0 {
-        for (k, b) in blocks.iter().enumerate() {
-            copy_rows(&mut out.recall, &b.recall, t * k_out + k, t);
-            for r in 0..r_out {
-                let (rd, rs) = ((t * r_out + r) * k_out + k, t * r_out + r);
-                copy_rows(&mut out.precision, &b.precision, rd, rs);
-                copy_rows(&mut out.scores, &b.scores, rd, rs);
+    // Output order is (t, r, k, a, m). Every element is written once, from its block or -1,
+    // threshold by threshold in parallel, into memory the allocator hands out zeroed (fresh
+    // pages, so no fill pass before the writes).
+    let rows = |t: usize, dst: &mut [f64], src: fn(&Block) -> &[f64], per_t: usize| {
+        let row = a_out * m_out;
+        for (j, out_row) in dst.chunks_mut(row).enumerate() {
+            // Row j of this threshold: (r, k) for precision and scores, k for recall.
+            let (r, k) = (j / k_out, j % k_out);
+            match blocks.get(k).filter(|_| t < t0) {
+                Some(b) if al == a_out && ml == m_out => {
+                    let n = row * (t * per_t + r);
+                    out_row.copy_from_slice(&src(b)[n..n + row]);
+                }
+                Some(b) => {
+                    let block = src(b);
+                    for a in 0..a_out {
+                        for m in 0..m_out {
+                            out_row[a * m_out + m] = if a < al && m < ml {
+                                block[((t * per_t + r) * al + a) * ml + m]
+                            } else {
+                                -1.0
+                            };
+                        }
+                    }
+                }
+                None => out_row.fill(-1.0),
             }
         }
-    }
+    };
+    let assemble = |rows_per_t: usize, src: fn(&Block) -> &[f64]| -> Vec<f64> {
+        let per_t = rows_per_t * k_out * a_out * m_out;
+        let mut out = vec![0.0f64; t_out * per_t];
+        if per_t > 0 {
+            let fill = |(t, dst): (usize, &mut [f64])| rows(t, dst, src, rows_per_t);
+            if parallel::worth_parallel(t_out, out.len()) {
+                parallel::install(|| out.par_chunks_mut(per_t).enumerate().for_each(fill));
+            } else {
+                out.chunks_mut(per_t).enumerate().for_each(fill);
+            }
+        }
+        out
+    };
+    let out = Accumulated {
+        precision: assemble(r_out, |b| &b.precision),
+        recall: assemble(1, |b| &b.recall),
+        scores: assemble(r_out, |b| &b.scores),
+    };
     Ok(out)
 }
 
@@ -320,11 +338,12 @@ fn slot_at(
         return 0.0;
     };
     // Branch-free: every detection writes the slot of the next true positive, which only a
-    // true positive keeps (by moving on).
-    w.fp.clear();
-    w.fp.resize(status.len() + 1, 0);
-    w.at.clear();
-    w.at.resize(status.len() + 1, 0);
+    // true positive keeps (by moving on). Every slot read below was written here first, so
+    // the buffers only grow (no clearing).
+    if w.fp.len() <= status.len() {
+        w.fp.resize(status.len() + 1, 0);
+        w.at.resize(status.len() + 1, 0);
+    }
     let (mut tp, mut fp) = (0usize, 0u32);
     for (i, &st) in status.iter().enumerate() {
         w.fp[tp] = fp;

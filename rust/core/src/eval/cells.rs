@@ -1,7 +1,10 @@
 //! `_prepare`'s grouping: annotations by (image, category) in `getAnnIds` order, and each
 //! (category, image) cell's detections sorted by score and truncated to `maxDets[-1]`.
 
+use rayon::prelude::*;
+
 use super::{Anns, Params};
+use crate::parallel;
 
 /// One (category, image) cell with ground truth or detections.
 #[derive(Debug, Default)]
@@ -42,16 +45,61 @@ pub(super) fn descending_key(s: f64) -> u64 {
     !ascending - 1
 }
 
-/// Rows of `anns` keyed by (image position, category id), sorted stably by that key: each
-/// group keeps `getAnnIds` order. Rows of images outside `img_ids` are dropped.
-fn keyed(params: &Params, anns: &Anns) -> Vec<(usize, i64, u32)> {
-    let mut rows: Vec<(usize, i64, u32)> = (0..anns.len())
-        .filter_map(|r| {
-            let i = params.img_ids.binary_search(&anns.image_id[r]).ok()?;
-            Some((i, anns.category_id[r], r as u32))
+/// Marks a row whose image is not in `img_ids`.
+const OUTSIDE: u32 = u32::MAX;
+
+/// The position in `img_ids` (sorted, distinct) of each of `image_ids`, or [`OUTSIDE`]:
+/// through a table over the ids' range when it is dense (COCO's ids are), else by binary
+/// search.
+fn image_positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
+    let search = |id: &i64| img_ids.binary_search(id).map_or(OUTSIDE, |i| i as u32);
+    let (Some(&lo), Some(&hi)) = (img_ids.first(), img_ids.last()) else {
+        return vec![OUTSIDE; image_ids.len()];
+    };
+    let span = (hi as i128 - lo as i128 + 1) as u128;
+    if span > 4 * img_ids.len() as u128 + 4096 || img_ids.len() >= OUTSIDE as usize {
+        return image_ids.iter().map(search).collect();
+    }
+    let mut table = vec![OUTSIDE; span as usize];
+    for (i, &id) in img_ids.iter().enumerate() {
+        table[(id - lo) as usize] = i as u32;
+    }
+    image_ids
+        .iter()
+        .map(|&id| {
+            if id < lo || id > hi {
+                OUTSIDE
+            } else {
+                table[(id - lo) as usize]
+            }
         })
-        .collect();
-    rows.sort_by_key(|&(i, c, _)| (i, c));
+        .collect()
+}
+
+/// Rows of `anns` keyed by (image position, category id), sorted stably by that key: each
+/// group keeps `getAnnIds` order. Rows of images outside `img_ids` are dropped. A counting
+/// sort by image (stable, linear), then a stable sort by category inside each image.
+fn keyed(params: &Params, anns: &Anns) -> Vec<(usize, i64, u32)> {
+    let positions = image_positions(&params.img_ids, &anns.image_id);
+    let mut next = vec![0usize; params.img_ids.len() + 1];
+    for &i in positions.iter().filter(|&&i| i != OUTSIDE) {
+        next[i as usize + 1] += 1;
+    }
+    for i in 1..next.len() {
+        next[i] += next[i - 1];
+    }
+    let starts = next.clone();
+    let mut rows = vec![(0usize, 0i64, 0u32); next[next.len() - 1]];
+    for (r, &i) in positions.iter().enumerate() {
+        if i != OUTSIDE {
+            let slot = &mut next[i as usize];
+            rows[*slot] = (i as usize, anns.category_id[r], r as u32);
+            *slot += 1;
+        }
+    }
+    for w in starts.windows(2) {
+        rows[w[0]..w[1]].sort_by_key(|&(_, c, _)| c);
+    }
     rows
 }
 
@@ -153,11 +201,16 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
             }
         }
     }
-    for cell in &mut cells {
+    let finish = |cell: &mut Cell| {
         cell.dt
             .sort_by_key(|&d| descending_key(dt.score[d as usize]));
         cell.dt.truncate(params.max_det);
         cell.scores = cell.dt.iter().map(|&d| dt.score[d as usize]).collect();
+    };
+    if parallel::worth_parallel(cells.len(), dt.len() * 8) {
+        parallel::install(|| cells.par_iter_mut().for_each(finish));
+    } else {
+        cells.iter_mut().for_each(finish);
     }
     cells
 }

@@ -37,30 +37,55 @@ pub const FALSE_POSITIVE: u8 = 2;
 /// No ground truth matched.
 const NONE: u32 = u32::MAX;
 
-/// The greedy matching of one cell for one set of ignore flags, with its buffers (reused
-/// from cell to cell).
+/// The greedy matching of a cell for one set of ground-truth ignore flags.
 #[derive(Debug, Default)]
-pub(super) struct Matcher {
+pub(super) struct Matching {
+    /// The ignore flags (in cell order) it was computed for.
+    flags: Vec<bool>,
     /// Ground-truth positions in the cell, not-ignored first (stable).
     order: Vec<u32>,
-    /// Per position in `order`: ignored, crowd.
+    /// Per position in `order`: ignored.
     ignore: Vec<bool>,
-    crowd: Vec<bool>,
-    /// IoUs in `order`, D x G row-major (one detection's row contiguous).
-    ious: Vec<f64>,
     /// Per (threshold, detection), T x D: the position in `order` of the matched ground
     /// truth, or [`NONE`].
     matched: Vec<u32>,
-    /// Per position in `order`, during one threshold: taken by a detection of id > 0.
-    taken: Vec<bool>,
-    /// The ignore flags (in cell order) `matched` was computed for.
+}
+
+impl Matching {
+    /// The id of the ground truth at position `j` of `order`.
+    fn gt_id(&self, c: &Cell, gt: &Anns, j: u32) -> i64 {
+        gt.id[c.gt[self.order[j as usize] as usize] as usize]
+    }
+}
+
+/// Greedy matching with its buffers, reused from cell to cell. Within a cell, the matchings
+/// already made are kept by ignore flags: area ranges whose flags agree (say "all" and
+/// "medium" where every ground truth is medium, or "small" and "large" where none is either)
+/// share one.
+#[derive(Debug, Default)]
+pub(super) struct Matcher {
+    /// The matchings of the current cell (`made` of them; the rest are spare buffers).
+    memo: Vec<Matching>,
+    made: usize,
+    /// Scratch: the flags asked for, crowd flags and IoUs in `order` (D x G row-major, one
+    /// detection's row contiguous).
     flags: Vec<bool>,
-    ready: bool,
+    crowd: Vec<bool>,
+    ious: Vec<f64>,
+    /// Per position in `order`: taken by a detection of id > 0 during the threshold whose
+    /// stamp it holds (a new stamp per threshold instead of clearing).
+    taken: Vec<u32>,
+    stamp: u32,
 }
 
 impl Matcher {
-    /// Matches cell `c` where `ignored(g)` says which of its ground truths (cell positions)
-    /// are ignored; a no-op when the flags equal the last run's (area ranges often agree).
+    /// Starts a new cell: forgets its matchings.
+    fn new_cell(&mut self) {
+        self.made = 0;
+    }
+
+    /// The matching of cell `c` where `ignored(g)` says which of its ground truths (cell
+    /// positions) are ignored: made now, or found among those made for this cell.
     fn run(
         &mut self,
         params: &Params,
@@ -68,58 +93,76 @@ impl Matcher {
         gt: &Anns,
         dt: &Anns,
         ignored: impl Fn(usize) -> bool,
-    ) {
-        let (ng, nd, nt) = (c.gt.len(), c.dt.len(), params.iou_thrs.len());
-        let same =
-            self.ready && self.flags.len() == ng && (0..ng).all(|g| self.flags[g] == ignored(g));
-        if same {
-            return;
-        }
-        self.ready = true;
+    ) -> &Matching {
+        let (ng, nd) = (c.gt.len(), c.dt.len());
         self.flags.clear();
         self.flags.extend((0..ng).map(&ignored));
-        self.order.clear();
-        self.order
-            .extend((0..ng as u32).filter(|&g| !self.flags[g as usize]));
-        self.order
-            .extend((0..ng as u32).filter(|&g| self.flags[g as usize]));
-        self.ignore.clear();
-        self.ignore
-            .extend(self.order.iter().map(|&g| self.flags[g as usize]));
-        self.crowd.clear();
-        self.crowd.extend(
-            self.order
-                .iter()
-                .map(|&g| gt.crowd[c.gt[g as usize] as usize]),
-        );
-        self.matched.clear();
-        self.matched.resize(nt * nd, NONE);
-        if c.ious.is_empty() {
-            return;
+        if let Some(k) = self.memo[..self.made]
+            .iter()
+            .position(|m| m.flags == self.flags)
+        {
+            return &self.memo[k];
         }
-        self.ious.clear();
+        if self.made == self.memo.len() {
+            self.memo.push(Matching::default());
+        }
+        let k = self.made;
+        self.made += 1;
+        let Matcher {
+            memo,
+            flags,
+            crowd,
+            ious,
+            taken,
+            stamp,
+            ..
+        } = self;
+        let m = &mut memo[k];
+        std::mem::swap(&mut m.flags, flags);
+        m.order.clear();
+        m.order
+            .extend((0..ng as u32).filter(|&g| !m.flags[g as usize]));
+        m.order
+            .extend((0..ng as u32).filter(|&g| m.flags[g as usize]));
+        m.ignore.clear();
+        m.ignore
+            .extend(m.order.iter().map(|&g| m.flags[g as usize]));
+        m.matched.clear();
+        m.matched.resize(params.iou_thrs.len() * nd, NONE);
+        if c.ious.is_empty() {
+            return &memo[k];
+        }
+        crowd.clear();
+        crowd.extend(m.order.iter().map(|&g| gt.crowd[c.gt[g as usize] as usize]));
+        ious.clear();
         for d in 0..nd {
-            self.ious
-                .extend(self.order.iter().map(|&g| c.ious[g as usize * nd + d]));
+            ious.extend(m.order.iter().map(|&g| c.ious[g as usize * nd + d]));
         }
         // Cap of the start: `min([t, 1 - 1e-10])`, Python's min keeps the first unless the
         // second is less.
         let cap = 1.0 - 1e-10;
+        if taken.len() < ng {
+            taken.resize(ng, 0);
+        }
         for (t, &thr) in params.iou_thrs.iter().enumerate() {
-            self.taken.clear();
-            self.taken.resize(ng, false);
+            *stamp = stamp.wrapping_add(1);
+            if *stamp == 0 {
+                // Stamps wrapped around: forget them all once.
+                taken.fill(0);
+                *stamp = 1;
+            }
             let start = if cap < thr { cap } else { thr };
             for (d, &drow) in c.dt.iter().enumerate() {
-                let row = &self.ious[d * ng..(d + 1) * ng];
+                let row = &ious[d * ng..(d + 1) * ng];
                 let mut best = start;
-                let mut m = NONE;
+                let mut found = NONE;
                 for (j, &v) in row.iter().enumerate() {
                     // Already matched (to a detection id > 0) and not a crowd: skip.
-                    if self.taken[j] && !self.crowd[j] {
+                    if taken[j] == *stamp && !crowd[j] {
                         continue;
                     }
                     // Matched to a regular gt and reached the ignored ones: stop.
-                    if m != NONE && !self.ignore[m as usize] && self.ignore[j] {
+                    if found != NONE && !m.ignore[found as usize] && m.ignore[j] {
                         break;
                     }
                     // Only a smaller IoU is skipped: on equal IoU the later gt wins (and a
@@ -128,20 +171,18 @@ impl Matcher {
                         continue;
                     }
                     best = v;
-                    m = j as u32;
+                    found = j as u32;
                 }
-                if m != NONE {
-                    self.matched[t * nd + d] = m;
+                if found != NONE {
+                    m.matched[t * nd + d] = found;
                     // pycocotools' `gtm > 0` test reads the detection's id.
-                    self.taken[m as usize] = dt.id[drow as usize] > 0;
+                    if dt.id[drow as usize] > 0 {
+                        taken[found as usize] = *stamp;
+                    }
                 }
             }
         }
-    }
-
-    /// The id of the ground truth at position `j` of `order`.
-    fn gt_id(&self, c: &Cell, gt: &Anns, j: u32) -> i64 {
-        gt.id[c.gt[self.order[j as usize] as usize] as usize]
+        &memo[k]
     }
 }
 
@@ -155,36 +196,58 @@ pub(super) fn match_cell(
     matcher: &mut Matcher,
 ) -> (Vec<u8>, Vec<u32>) {
     let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
-    let mut status = Vec::with_capacity(params.area_rng.len() * nt * nd);
+    let mut status = vec![IGNORED; params.area_rng.len() * nt * nd];
     let mut npig = Vec::with_capacity(params.area_rng.len());
-    matcher.ready = false;
-    for &rng in &params.area_rng {
-        matcher.run(params, c, gt, dt, |g| {
-            let g = c.gt[g] as usize;
-            gt.ignore[g] || outside(gt.area[g], rng)
-        });
-        npig.push(matcher.ignore.iter().filter(|&&g| !g).count() as u32);
-        for t in 0..nt {
-            for (d, &drow) in c.dt.iter().enumerate() {
-                let m = matcher.matched[t * nd + d];
-                // Unmatched detections (or matched to a ground truth of id 0, which reads as
-                // unmatched) outside the area range are ignored.
-                let out = || outside(dt.area[drow as usize], rng);
-                status.push(if m == NONE {
-                    if out() {
-                        IGNORED
-                    } else {
-                        FALSE_POSITIVE
+    let ignored = |g: u32, rng: [f64; 2]| {
+        let g = g as usize;
+        gt.ignore[g] || outside(gt.area[g], rng)
+    };
+    if nd == 0 {
+        // Ground truth only: nothing to match, only the not-ignored count.
+        npig.extend(
+            params
+                .area_rng
+                .iter()
+                .map(|&rng| c.gt.iter().filter(|&&g| !ignored(g, rng)).count() as u32),
+        );
+        return (status, npig);
+    }
+    matcher.new_cell();
+    for (a, &rng) in params.area_rng.iter().enumerate() {
+        let block = &mut status[a * nt * nd..(a + 1) * nt * nd];
+        // A detection left unmatched (or matched to a ground truth of id 0, which reads as
+        // unmatched) is ignored outside the area range: the same at every threshold.
+        let (first, rest) = block.split_at_mut(nd);
+        for (s, &d) in first.iter_mut().zip(&c.dt) {
+            *s = if outside(dt.area[d as usize], rng) {
+                IGNORED
+            } else {
+                FALSE_POSITIVE
+            };
+        }
+        for row in rest.chunks_exact_mut(nd) {
+            row.copy_from_slice(first);
+        }
+        if c.gt.is_empty() {
+            // Detections only: all unmatched.
+            npig.push(0);
+            continue;
+        }
+        let m = matcher.run(params, c, gt, dt, |g| ignored(c.gt[g], rng));
+        npig.push(m.ignore.iter().filter(|&&g| !g).count() as u32);
+        if m.matched.iter().all(|&j| j == NONE) {
+            // Nothing matched at any threshold (every cell without ground truth).
+            continue;
+        }
+        for (row, matched) in block.chunks_exact_mut(nd).zip(m.matched.chunks_exact(nd)) {
+            for (s, &j) in row.iter_mut().zip(matched) {
+                if j != NONE {
+                    if m.ignore[j as usize] {
+                        *s = IGNORED;
+                    } else if m.gt_id(c, gt, j) != 0 {
+                        *s = TRUE_POSITIVE;
                     }
-                } else if matcher.ignore[m as usize] {
-                    IGNORED
-                } else if matcher.gt_id(c, gt, m) != 0 {
-                    TRUE_POSITIVE
-                } else if out() {
-                    IGNORED
-                } else {
-                    FALSE_POSITIVE
-                });
+                }
             }
         }
     }
@@ -199,8 +262,8 @@ pub(super) fn evaluate_img(
     dt: &Anns,
     rng: [f64; 2],
 ) -> EvalImg {
-    let mut m = Matcher::default();
-    m.run(params, c, gt, dt, |g| {
+    let mut matcher = Matcher::default();
+    let m = matcher.run(params, c, gt, dt, |g| {
         let g = c.gt[g] as usize;
         gt.ignore[g] || outside(gt.area[g], rng)
     });
