@@ -121,7 +121,11 @@ fn groups(keyed: &[(usize, i64, u32)]) -> Vec<(usize, i64, std::ops::Range<usize
 
 /// The cells of an evaluation, ordered by (category position, image position).
 pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
-    let (gk, dk) = (keyed(params, gt), keyed(params, dt));
+    let (gk, dk) = if parallel::worth_parallel(2, gt.len() + dt.len()) {
+        parallel::install(|| rayon::join(|| keyed(params, gt), || keyed(params, dt)))
+    } else {
+        (keyed(params, gt), keyed(params, dt))
+    };
     let (gg, dg) = (groups(&gk), groups(&dk));
     let rows = |keyed: &[(usize, i64, u32)], r: &std::ops::Range<usize>| -> Vec<u32> {
         keyed[r.clone()].iter().map(|&(_, _, row)| row).collect()
@@ -161,16 +165,18 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
             }
         }
         entries.sort_unstable_by_key(|e| (e.0, e.1));
-        cells = entries
-            .into_iter()
-            .map(|(k, i, g, d)| Cell {
-                k,
-                i,
-                gt: g.map(|r| rows(&gk, &r)).unwrap_or_default(),
-                dt: d.map(|r| rows(&dk, &r)).unwrap_or_default(),
-                ..Cell::default()
-            })
-            .collect();
+        let cell = |(k, i, g, d): (usize, usize, Option<Range>, Option<Range>)| Cell {
+            k,
+            i,
+            gt: g.map(|r| rows(&gk, &r)).unwrap_or_default(),
+            dt: d.map(|r| rows(&dk, &r)).unwrap_or_default(),
+            ..Cell::default()
+        };
+        cells = if parallel::worth_parallel(entries.len(), gt.len() + dt.len()) {
+            parallel::install(|| entries.into_par_iter().map(cell).collect())
+        } else {
+            entries.into_iter().map(cell).collect()
+        };
     } else {
         // One cell per image: the groups of `cat_ids` in its order (a repeated id repeats).
         let find = |gs: &[(usize, i64, std::ops::Range<usize>)], i: usize, c: i64| {
