@@ -144,6 +144,9 @@ impl Matcher {
         if taken.len() < ng {
             taken.resize(ng, 0);
         }
+        // Without crowds, a threshold's matching is over once every ground truth is taken:
+        // the remaining detections can match nothing (the crowded cells of many detections).
+        let any_crowd = crowd.iter().any(|&c| c);
         for (t, &thr) in params.iou_thrs.iter().enumerate() {
             *stamp = stamp.wrapping_add(1);
             if *stamp == 0 {
@@ -152,7 +155,11 @@ impl Matcher {
                 *stamp = 1;
             }
             let start = if cap < thr { cap } else { thr };
+            let mut free = ng;
             for (d, &drow) in c.dt.iter().enumerate() {
+                if free == 0 && !any_crowd {
+                    break;
+                }
                 let row = &ious[d * ng..(d + 1) * ng];
                 let mut best = start;
                 let mut found = NONE;
@@ -177,6 +184,8 @@ impl Matcher {
                     m.matched[t * nd + d] = found;
                     // pycocotools' `gtm > 0` test reads the detection's id.
                     if dt.id[drow as usize] > 0 {
+                        // A taken gt is found again only if it is a crowd.
+                        free -= usize::from(taken[found as usize] != *stamp);
                         taken[found as usize] = *stamp;
                     }
                 }
