@@ -8,7 +8,7 @@ Data from benches/gen_eval.py (written once into benches/out/eval and reused). E
 each row in its own process: it loads the ground truth and the results with its own COCO and
 loadRes (timed apart: tools split the work between loading and evaluating differently), then
 ``evaluate(); accumulate(); summarize()`` is timed (wall). Peak RSS is
-the process's (ru_maxrss, loading included). ``stats`` is compared with pycocotools' from the
+the process's own (VmHWM, loading included). ``stats`` is compared with pycocotools' from the
 same run: "=" exact, "≠" different (the largest difference is shown), "n/a" where the tool has
 no such iouType. Keypoint rows evaluate the person category (catIds=[1]) for every tool.
 
@@ -83,8 +83,6 @@ def _classes(tool: str):
 
 
 def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
-    import resource
-
     try:
         COCO, COCOeval = _classes(tool)
     except ImportError as e:
@@ -105,7 +103,10 @@ def child(tool: str, iou_type: str, gt: str, dt: str) -> None:
         E.summarize()
         wall = time.perf_counter() - t0
     stats = [float(s) for s in E.stats]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM: ru_maxrss would keep the parent's peak across fork + exec (it holds the data).
+    from bench_load import rss_peak
+
+    peak = rss_peak()
     print(json.dumps({"status": "ok", "wall": wall, "load": load, "peak": peak, "stats": stats}))
 
 
@@ -152,12 +153,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--child", nargs=4, metavar=("TOOL", "IOU", "GT", "DT"))
     ap.add_argument("--o365", action="store_true")
+    ap.add_argument("--redraw", action="store_true", help="only redraw the chart from benches/out/eval.json")
     ap.add_argument("--python", default=sys.executable, help="interpreter with the peers installed")
     ap.add_argument("--python-for", action="append", default=[], help="TOOL=PYTHON")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--rows", default=None, help="comma-separated row numbers (0-based)")
     a = ap.parse_args()
+    if a.redraw:
+        redraw()
+        return
     if a.child:
         child(*a.child)
         return
@@ -197,28 +202,45 @@ def main() -> None:
             f"difference. {meta['date']}, {meta['cpus']} CPUs, versions {meta['versions']}.\n")
     (OUT / "eval.md").write_text("\n".join(lines) + "\n" + note)
     print("\n".join(lines) + "\n" + note)
+    chart(results, rows, tools)
+
+
+def chart(results: dict, rows: list, tools: list) -> None:
+    """benches/out/eval.png: wall time per row and tool (log scale)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         import numpy as np
-
-        fig, ax = plt.subplots(figsize=(11, 4.5))
-        width = 0.8 / len(tools)
-        for j, t in enumerate(tools):
-            vals = [results[r[3]][t]["wall"] if results[r[3]][t]["status"] == "ok" else np.nan for r in rows]
-            ax.bar(np.arange(len(rows)) + j * width, vals, width, label=t)
-        ax.set_yscale("log")
-        ax.set_ylabel("seconds (log), lower is better")
-        ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
-        ax.set_xticklabels([r[3].replace(", ", "\n", 1) for r in rows], fontsize=7)
-        ax.legend(fontsize=8)
-        ax.set_title("COCOeval: evaluate + accumulate + summarize")
-        fig.tight_layout()
-        fig.savefig(OUT / "eval.png", dpi=110)
     except ImportError:
-        pass
+        print("matplotlib missing: no chart", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(tools)
+    for j, t in enumerate(tools):
+        vals = [results[r[3]][t]["wall"] if results[r[3]].get(t, {}).get("status") == "ok" else np.nan
+                for r in rows]
+        ax.bar(np.arange(len(rows)) + j * width, vals, width, label=t)
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds (log), lower is better")
+    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2)
+    # Short labels: iouType and data set (1x, 10x, O365).
+    short = ["{}\n{}".format(r[0], "O365" if "o365" in r[2] else r[2].rsplit("_", 1)[-1].split(".")[0])
+             for r in rows]
+    ax.set_xticklabels(short, fontsize=9)
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("COCOeval: evaluate + accumulate + summarize, one run (benches/bench_eval.py)")
+    fig.tight_layout()
+    fig.savefig(OUT / "eval.png", dpi=110)
+
+
+def redraw() -> None:
+    """The chart again from benches/out/eval.json, without running anything."""
+    results = json.loads((OUT / "eval.json").read_text())["results"]
+    rows = [r for r in ROWS + [O365] if r[3] in results]
+    tools = [t for t in TOOLS if any(t in results[r[3]] for r in rows)]
+    chart(results, rows, tools)
 
 
 if __name__ == "__main__":

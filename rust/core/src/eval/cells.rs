@@ -2,9 +2,15 @@
 //! (category, image) cell's detections sorted by score and truncated to `maxDets[-1]`.
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use super::{Anns, Params};
 use crate::parallel;
+
+/// Row lists of a cell. Most cells hold a few annotations: kept inline, in the 24 bytes a
+/// `Vec` header takes, so a million cells (an Objects365-sized evaluation) do not make a
+/// million small allocations for each list.
+pub(super) type Rows = SmallVec<[u32; 4]>;
 
 /// One (category, image) cell with ground truth or detections.
 #[derive(Debug, Default)]
@@ -14,18 +20,18 @@ pub(super) struct Cell {
     /// Image position in `params.img_ids`.
     pub i: usize,
     /// Ground-truth rows in `getAnnIds` order (without `use_cats`: by `cat_ids` order first).
-    pub gt: Vec<u32>,
+    pub gt: Rows,
     /// Detection rows stable-sorted by decreasing score (`np.argsort(-s, kind='mergesort')`)
     /// and truncated to `max_det`.
-    pub dt: Vec<u32>,
+    pub dt: Rows,
     /// The scores of `dt`.
-    pub scores: Vec<f64>,
+    pub scores: SmallVec<[f64; 2]>,
     /// Matching statuses per area range (A x T x D; see `matching::match_cell`).
     pub status: Vec<u8>,
     /// Not-ignored ground truths per area range.
-    pub npig: Vec<u32>,
+    pub npig: SmallVec<[u32; 4]>,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
-    pub ious: Vec<f64>,
+    pub ious: SmallVec<[f64; 2]>,
 }
 
 /// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with
@@ -127,7 +133,7 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         (keyed(params, gt), keyed(params, dt))
     };
     let (gg, dg) = (groups(&gk), groups(&dk));
-    let rows = |keyed: &[(usize, i64, u32)], r: &std::ops::Range<usize>| -> Vec<u32> {
+    let rows = |keyed: &[(usize, i64, u32)], r: &std::ops::Range<usize>| -> Rows {
         keyed[r.clone()].iter().map(|&(_, _, row)| row).collect()
     };
     let mut cells: Vec<Cell> = Vec::new();

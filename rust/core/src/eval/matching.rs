@@ -203,10 +203,10 @@ pub(super) fn match_cell(
     gt: &Anns,
     dt: &Anns,
     matcher: &mut Matcher,
-) -> (Vec<u8>, Vec<u32>) {
+) -> (Vec<u8>, smallvec::SmallVec<[u32; 4]>) {
     let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
     let mut status = vec![IGNORED; params.area_rng.len() * nt * nd];
-    let mut npig = Vec::with_capacity(params.area_rng.len());
+    let mut npig = smallvec::SmallVec::new();
     let ignored = |g: u32, rng: [f64; 2]| {
         let g = g as usize;
         gt.ignore[g] || outside(gt.area[g], rng)

@@ -404,7 +404,7 @@ impl Cell {
         if self.dt.is_empty() || self.gt.is_empty() {
             return;
         }
-        let mut out = Vec::with_capacity(self.dt.len() * self.gt.len());
+        let mut out = smallvec::SmallVec::with_capacity(self.dt.len() * self.gt.len());
         for &g in &self.gt {
             let (g, crowd) = (&gb[g as usize], gt.crowd[g as usize]);
             out.extend(
@@ -423,7 +423,7 @@ impl Cell {
         }
         let gl = gm.unpack(&self.gt).map_err(|e| e.in_list("gt"))?;
         let dl = dm.unpack(&self.dt).map_err(|e| e.in_list("dt"))?;
-        let mut out = Vec::with_capacity(self.dt.len() * self.gt.len());
+        let mut out = smallvec::SmallVec::with_capacity(self.dt.len() * self.gt.len());
         for (gj, &g) in self.gt.iter().enumerate() {
             let g = g as usize;
             let crowd = gt.crowd[g];
