@@ -132,59 +132,77 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
     } else {
         (keyed(params, gt), keyed(params, dt))
     };
-    let (gg, dg) = (groups(&gk), groups(&dk));
-    let rows = |keyed: &[(usize, i64, u32)], r: &std::ops::Range<usize>| -> Rows {
-        keyed[r.clone()].iter().map(|&(_, _, row)| row).collect()
+    let rows = |keyed: &[(usize, i64, u32)], r: std::ops::Range<usize>| -> Rows {
+        keyed[r].iter().map(|&(_, _, row)| row).collect()
     };
     let mut cells: Vec<Cell> = Vec::new();
     if params.use_cats {
         // `cat_ids` is sorted and distinct: a cell per (category, image) group of either side,
-        // found by merging the two group lists (both sorted by (image, category)).
-        type Range = std::ops::Range<usize>;
-        let mut entries: Vec<(usize, usize, Option<Range>, Option<Range>)> = Vec::new();
-        let (mut x, mut y) = (0, 0);
-        while x < gg.len() || y < dg.len() {
-            let gkey = gg.get(x).map(|g| (g.0, g.1));
-            let dkey = dg.get(y).map(|d| (d.0, d.1));
-            let (key, g, d) = match (gkey, dkey) {
-                (Some(a), Some(b)) if a == b => {
-                    x += 1;
-                    y += 1;
-                    (a, Some(gg[x - 1].2.clone()), Some(dg[y - 1].2.clone()))
-                }
-                (Some(a), Some(b)) if a < b => {
-                    x += 1;
-                    (a, Some(gg[x - 1].2.clone()), None)
-                }
-                (Some(a), None) => {
-                    x += 1;
-                    (a, Some(gg[x - 1].2.clone()), None)
-                }
-                (_, Some(b)) => {
-                    y += 1;
-                    (b, None, Some(dg[y - 1].2.clone()))
-                }
+        // found by merging the two keyed lists (both sorted by (image, category)) group by
+        // group; then ordered by category with a counting sort, which keeps image order.
+        // Entries are compact: (category position, image position, gt rows, dt rows), row
+        // ranges as (start, end) into the keyed lists.
+        type Entry = (u32, u32, (u32, u32), (u32, u32));
+        let group_end = |keyed: &[(usize, i64, u32)], s: usize| {
+            let key = (keyed[s].0, keyed[s].1);
+            s + keyed[s..]
+                .iter()
+                .position(|&(i, c, _)| (i, c) != key)
+                .unwrap_or(keyed.len() - s)
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        let (mut x, mut y) = (0usize, 0usize);
+        loop {
+            let gkey = gk.get(x).map(|g| (g.0, g.1));
+            let dkey = dk.get(y).map(|d| (d.0, d.1));
+            let key = match (gkey, dkey) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
                 (None, None) => break,
             };
+            let (mut g, mut d) = ((x as u32, x as u32), (y as u32, y as u32));
+            if gkey == Some(key) {
+                let e = group_end(&gk, x);
+                g = (x as u32, e as u32);
+                x = e;
+            }
+            if dkey == Some(key) {
+                let e = group_end(&dk, y);
+                d = (y as u32, e as u32);
+                y = e;
+            }
             if let Ok(k) = params.cat_ids.binary_search(&key.1) {
-                entries.push((k, key.0, g, d));
+                entries.push((k as u32, key.0 as u32, g, d));
             }
         }
-        entries.sort_unstable_by_key(|e| (e.0, e.1));
-        let cell = |(k, i, g, d): (usize, usize, Option<Range>, Option<Range>)| Cell {
-            k,
-            i,
-            gt: g.map(|r| rows(&gk, &r)).unwrap_or_default(),
-            dt: d.map(|r| rows(&dk, &r)).unwrap_or_default(),
+        let mut next = vec![0usize; params.cat_ids.len() + 1];
+        for e in &entries {
+            next[e.0 as usize + 1] += 1;
+        }
+        for k in 1..next.len() {
+            next[k] += next[k - 1];
+        }
+        let mut sorted: Vec<Entry> = vec![(0, 0, (0, 0), (0, 0)); entries.len()];
+        for e in entries {
+            let slot = &mut next[e.0 as usize];
+            sorted[*slot] = e;
+            *slot += 1;
+        }
+        let cell = |&(k, i, g, d): &Entry| Cell {
+            k: k as usize,
+            i: i as usize,
+            gt: rows(&gk, g.0 as usize..g.1 as usize),
+            dt: rows(&dk, d.0 as usize..d.1 as usize),
             ..Cell::default()
         };
-        cells = if parallel::worth_parallel(entries.len(), gt.len() + dt.len()) {
-            parallel::install(|| entries.into_par_iter().map(cell).collect())
+        cells = if parallel::worth_parallel(sorted.len(), gt.len() + dt.len()) {
+            parallel::install(|| sorted.par_iter().map(cell).collect())
         } else {
-            entries.into_iter().map(cell).collect()
+            sorted.iter().map(cell).collect()
         };
     } else {
         // One cell per image: the groups of `cat_ids` in its order (a repeated id repeats).
+        let (gg, dg) = (groups(&gk), groups(&dk));
         let find = |gs: &[(usize, i64, std::ops::Range<usize>)], i: usize, c: i64| {
             gs.binary_search_by(|(gi, gc, _)| (*gi, *gc).cmp(&(i, c)))
                 .ok()
@@ -202,10 +220,10 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
             };
             for &c in &params.cat_ids {
                 if let Some(r) = find(&gg, i, c) {
-                    cell.gt.extend(rows(&gk, &r));
+                    cell.gt.extend(rows(&gk, r));
                 }
                 if let Some(r) = find(&dg, i, c) {
-                    cell.dt.extend(rows(&dk, &r));
+                    cell.dt.extend(rows(&dk, r));
                 }
             }
             if !(cell.gt.is_empty() && cell.dt.is_empty()) {
