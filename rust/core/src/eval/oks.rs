@@ -159,42 +159,52 @@ pub(super) fn compute(
     } else {
         cells.iter().map(one).collect()
     };
-    let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    // One buffer, so that `exp` (numpy's, through Python) is called once.
-    let mut buf = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
-    let mut starts = Vec::with_capacity(parts.len());
-    for (b, _) in &parts {
-        starts.push(buf.len());
-        buf.extend_from_slice(b);
+    let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
+    // `exp` (numpy's, through Python) over every cell's exponents: cells gathered into
+    // batches of about EXP_BATCH values, one call each, so that a few calls cover
+    // everything and no buffer the size of all of them is made.
+    const EXP_BATCH: usize = 1 << 16;
+    let mut batch: Vec<f64> = Vec::with_capacity(EXP_BATCH);
+    let mut from = 0;
+    for end in 0..=parts.len() {
+        let full = end == parts.len() || batch.len() + parts[end].0.len() > EXP_BATCH;
+        if full && !batch.is_empty() {
+            exp(&mut batch)?;
+            let mut at = 0;
+            for (b, _) in &mut parts[from..end] {
+                let n = b.len();
+                b.copy_from_slice(&batch[at..at + n]);
+                at += n;
+            }
+            batch.clear();
+            from = end;
+        }
+        if let Some((b, _)) = parts.get(end) {
+            if batch.is_empty() {
+                from = end;
+            }
+            batch.extend_from_slice(b);
+        }
     }
-    exp(&mut buf)?;
     // `np.sum(np.exp(-e)) / e.shape[0]`, stored D x G as computeOks's `ious[i, j]`.
-    let fill = |(cell, (start, (_, lens))): (&mut Cell, (&usize, &Exponents))| {
+    let fill = |(cell, (values, lens)): (&mut Cell, &Exponents)| {
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return;
         }
-        let mut at = *start;
+        let mut at = 0;
         cell.ious = lens
             .iter()
             .map(|&n| {
-                let v = pairwise_sum(&buf[at..at + n]) / n as f64;
+                let v = pairwise_sum(&values[at..at + n]) / n as f64;
                 at += n;
                 v
             })
             .collect();
     };
     if parallel::worth_parallel(cells.len(), work) {
-        parallel::install(|| {
-            cells
-                .par_iter_mut()
-                .zip(starts.par_iter().zip(parts.par_iter()))
-                .for_each(fill)
-        });
+        parallel::install(|| cells.par_iter_mut().zip(parts.par_iter()).for_each(fill));
     } else {
-        cells
-            .iter_mut()
-            .zip(starts.iter().zip(parts.iter()))
-            .for_each(fill);
+        cells.iter_mut().zip(parts.iter()).for_each(fill);
     }
     Ok(())
 }
