@@ -707,22 +707,34 @@ impl<'a> Lexer<'a> {
 
     /// After a '[': numbers up to the closing ']' (at least one), or None.
     fn numbers_rest(&mut self) -> Step<Option<Vec<f64>>> {
-        let mut xs = Vec::new();
+        // Room for a person's 51 keypoint values or a small polygon without regrowing.
+        let mut xs = Vec::with_capacity(64);
         loop {
-            match self.peek("a number")? {
-                b'-' | b'0'..=b'9' | b'N' | b'I' => {}
-                _ => return Ok(None),
-            }
-            if let Some(x) = self.plain_f64() {
-                xs.push(x);
-            } else {
-                match self.number()? {
-                    Number::Int(i) => xs.push(i as f64),
-                    Number::Float(f) => xs.push(f),
-                    Number::BigInt { .. } => return Ok(None),
+            // The common case first: a plain number right here, then ',' or ']' right after
+            // it (no whitespace to skip).
+            let x = match self.plain_f64() {
+                Some(x) => x,
+                None => {
+                    match self.peek("a number")? {
+                        b'-' | b'0'..=b'9' | b'N' | b'I' => {}
+                        _ => return Ok(None),
+                    }
+                    match self.plain_f64() {
+                        Some(x) => x,
+                        None => match self.number()? {
+                            Number::Int(i) => i as f64,
+                            Number::Float(f) => f,
+                            Number::BigInt { .. } => return Ok(None),
+                        },
+                    }
                 }
-            }
-            match self.peek("',' or ']'")? {
+            };
+            xs.push(x);
+            let next = match self.buf.get(self.pos) {
+                Some(&b @ (b',' | b']')) => b,
+                _ => self.peek("',' or ']'")?,
+            };
+            match next {
                 b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
