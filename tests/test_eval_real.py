@@ -172,7 +172,11 @@ def custom_params():
     def rec_grid(p):
         p.recThrs = np.linspace(0, 1, 11)
 
-    return [img_subset, cat_subset, no_cats, max_dets, max_dets_small, area_edges, iou_grid, rec_grid]
+    def no_thresholds(p):
+        p.iouThrs = np.array([])  # evaluate and accumulate work; only summarize fails
+
+    return [img_subset, cat_subset, no_cats, max_dets, max_dets_small, area_edges, iou_grid, rec_grid,
+            no_thresholds]
 
 
 @pytest.mark.parametrize("set_params", custom_params(), ids=lambda f: f.__name__)

@@ -59,7 +59,9 @@ const OUTSIDE: u32 = u32::MAX;
 /// search.
 fn image_positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
     let search = |id: &i64| img_ids.binary_search(id).map_or(OUTSIDE, |i| i as u32);
-    let (Some(&lo), Some(&hi)) = (img_ids.first(), img_ids.last()) else {
+    // min and max rather than the ends, so that ids out of order cannot index outside the
+    // table (the table then gives each id its position; the search would not).
+    let (Some(&lo), Some(&hi)) = (img_ids.iter().min(), img_ids.iter().max()) else {
         return vec![OUTSIDE; image_ids.len()];
     };
     let span = (hi as i128 - lo as i128 + 1) as u128;
@@ -243,4 +245,33 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         cells.iter_mut().for_each(finish);
     }
     cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_positions_by_table_and_by_search_agree() {
+        let ids = [3i64, 5, 6, 10, 11];
+        let queries = [10i64, 2, 3, 11, 12, 4, 6, -7, i64::MAX];
+        let want: Vec<u32> = queries
+            .iter()
+            .map(|q| ids.binary_search(q).map_or(OUTSIDE, |i| i as u32))
+            .collect();
+        // Dense ids go through the table.
+        assert_eq!(image_positions(&ids, &queries), want);
+        // Sparse ids through the search.
+        let sparse = [1i64, 1 << 40];
+        assert_eq!(
+            image_positions(&sparse, &[1, 1 << 40, 7]),
+            vec![0, 1, OUTSIDE]
+        );
+        // Ids out of order (not what evaluate passes) must not index outside the table.
+        assert_eq!(
+            image_positions(&[5, 2, 9], &[2, 9, 5, 1]),
+            vec![1, 2, 0, OUTSIDE]
+        );
+        assert_eq!(image_positions(&[], &[1, 2]), vec![OUTSIDE, OUTSIDE]);
+    }
 }

@@ -211,8 +211,8 @@ pub(super) fn match_cell(
         let g = g as usize;
         gt.ignore[g] || outside(gt.area[g], rng)
     };
-    if nd == 0 {
-        // Ground truth only: nothing to match, only the not-ignored count.
+    if nd == 0 || nt == 0 {
+        // Ground truth only (or no thresholds): nothing to match, only the not-ignored count.
         npig.extend(
             params
                 .area_rng
@@ -245,7 +245,7 @@ pub(super) fn match_cell(
         let m = matcher.run(params, c, gt, dt, |g| ignored(c.gt[g], rng));
         npig.push(m.ignore.iter().filter(|&&g| !g).count() as u32);
         if m.matched.iter().all(|&j| j == NONE) {
-            // Nothing matched at any threshold (every cell without ground truth).
+            // Nothing matched at any threshold: every detection stays unmatched.
             continue;
         }
         for (row, matched) in block.chunks_exact_mut(nd).zip(m.matched.chunks_exact(nd)) {

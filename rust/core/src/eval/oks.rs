@@ -2,9 +2,9 @@
 //! cell, as pycocotools computes it with numpy.
 //!
 //! Two parity rules live here. (1) `np.exp`: numpy's AVX-512F `exp` differs from libm's by
-//! one ulp on a few percent of inputs, so the exponents of every pair are gathered into one
-//! buffer and handed to the caller's `exp` (the Python binding passes `np.exp` itself, which is
-//! then exact on whatever CPU numpy picks its kernel for). (2) `np.sum` is numpy's pairwise
+//! one ulp on a few percent of inputs, so the exponents of every pair are handed to the
+//! caller's `exp`, a batch of cells at a time (the Python binding passes `np.exp` itself, which
+//! is then exact on whatever CPU numpy picks its kernel for). (2) `np.sum` is numpy's pairwise
 //! summation, replicated by [`pairwise_sum`].
 
 use rayon::prelude::*;
