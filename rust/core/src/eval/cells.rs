@@ -89,26 +89,29 @@ fn image_positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
 /// sort by image (stable, linear), then a stable sort by category inside each image.
 fn keyed(params: &Params, anns: &Anns) -> Vec<(usize, i64, u32)> {
     let positions = image_positions(&params.img_ids, &anns.image_id);
-    let mut next = vec![0usize; params.img_ids.len() + 1];
-    for &i in positions.iter().filter(|&&i| i != OUTSIDE) {
-        next[i as usize + 1] += 1;
-    }
-    for i in 1..next.len() {
-        next[i] += next[i - 1];
-    }
-    let starts = next.clone();
-    let mut rows = vec![(0usize, 0i64, 0u32); next[next.len() - 1]];
-    for (r, &i) in positions.iter().enumerate() {
-        if i != OUTSIDE {
-            let slot = &mut next[i as usize];
-            rows[*slot] = (i as usize, anns.category_id[r], r as u32);
-            *slot += 1;
-        }
-    }
-    for w in starts.windows(2) {
-        rows[w[0]..w[1]].sort_by_key(|&(_, c, _)| c);
+    let inside: Vec<(usize, i64, u32)> = positions
+        .iter()
+        .enumerate()
+        .filter(|&(_, &i)| i != OUTSIDE)
+        .map(|(r, &i)| (i as usize, anns.category_id[r], r as u32))
+        .collect();
+    let mut rows = counting_sort(&inside, params.img_ids.len(), |&(i, _, _)| i);
+    let mut s = 0;
+    while s < rows.len() {
+        let e = s + rows[s..].partition_point(|r| r.0 == rows[s].0);
+        rows[s..e].sort_by_key(|&(_, c, _)| c);
+        s = e;
     }
     rows
+}
+
+/// The end of the (image position, category id) group of keyed rows that starts at `s`.
+fn group_end(keyed: &[(usize, i64, u32)], s: usize) -> usize {
+    let key = (keyed[s].0, keyed[s].1);
+    s + keyed[s..]
+        .iter()
+        .position(|&(i, c, _)| (i, c) != key)
+        .unwrap_or(keyed.len() - s)
 }
 
 /// The groups of one side by (image position, category id): ranges into the keyed rows.
@@ -116,13 +119,31 @@ fn groups(keyed: &[(usize, i64, u32)]) -> Vec<(usize, i64, std::ops::Range<usize
     let mut out = Vec::new();
     let mut s = 0;
     while s < keyed.len() {
-        let (i, c, _) = keyed[s];
-        let mut e = s + 1;
-        while e < keyed.len() && (keyed[e].0, keyed[e].1) == (i, c) {
-            e += 1;
-        }
-        out.push((i, c, s..e));
+        let e = group_end(keyed, s);
+        out.push((keyed[s].0, keyed[s].1, s..e));
         s = e;
+    }
+    out
+}
+
+/// `items` stably sorted by `bucket(item)` in `0..buckets`, in linear time.
+fn counting_sort<T: Copy + Default>(
+    items: &[T],
+    buckets: usize,
+    bucket: impl Fn(&T) -> usize,
+) -> Vec<T> {
+    let mut next = vec![0usize; buckets + 1];
+    for item in items {
+        next[bucket(item) + 1] += 1;
+    }
+    for b in 1..next.len() {
+        next[b] += next[b - 1];
+    }
+    let mut out = vec![T::default(); items.len()];
+    for item in items {
+        let slot = &mut next[bucket(item)];
+        out[*slot] = *item;
+        *slot += 1;
     }
     out
 }
@@ -145,13 +166,6 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         // Entries are compact: (category position, image position, gt rows, dt rows), row
         // ranges as (start, end) into the keyed lists.
         type Entry = (u32, u32, (u32, u32), (u32, u32));
-        let group_end = |keyed: &[(usize, i64, u32)], s: usize| {
-            let key = (keyed[s].0, keyed[s].1);
-            s + keyed[s..]
-                .iter()
-                .position(|&(i, c, _)| (i, c) != key)
-                .unwrap_or(keyed.len() - s)
-        };
         let mut entries: Vec<Entry> = Vec::new();
         let (mut x, mut y) = (0usize, 0usize);
         loop {
@@ -177,19 +191,7 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
                 entries.push((k as u32, key.0 as u32, g, d));
             }
         }
-        let mut next = vec![0usize; params.cat_ids.len() + 1];
-        for e in &entries {
-            next[e.0 as usize + 1] += 1;
-        }
-        for k in 1..next.len() {
-            next[k] += next[k - 1];
-        }
-        let mut sorted: Vec<Entry> = vec![(0, 0, (0, 0), (0, 0)); entries.len()];
-        for e in entries {
-            let slot = &mut next[e.0 as usize];
-            sorted[*slot] = e;
-            *slot += 1;
-        }
+        let sorted = counting_sort(&entries, params.cat_ids.len(), |e| e.0 as usize);
         let cell = |&(k, i, g, d): &Entry| Cell {
             k: k as usize,
             i: i as usize,

@@ -29,6 +29,13 @@ fn outside(area: f64, rng: [f64; 2]) -> bool {
     area < rng[0] || area > rng[1]
 }
 
+/// `_ignore` of ground-truth row `g` at area range `rng`: its own ignore flag, or its area
+/// outside the range.
+fn gt_ignored(gt: &Anns, g: u32, rng: [f64; 2]) -> bool {
+    let g = g as usize;
+    gt.ignore[g] || outside(gt.area[g], rng)
+}
+
 /// What accumulate reads of a detection at a threshold.
 pub const IGNORED: u8 = 0;
 pub const TRUE_POSITIVE: u8 = 1;
@@ -207,17 +214,13 @@ pub(super) fn match_cell(
     let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
     let mut status = vec![IGNORED; params.area_rng.len() * nt * nd];
     let mut npig = smallvec::SmallVec::new();
-    let ignored = |g: u32, rng: [f64; 2]| {
-        let g = g as usize;
-        gt.ignore[g] || outside(gt.area[g], rng)
-    };
     if nd == 0 || nt == 0 {
         // Ground truth only (or no thresholds): nothing to match, only the not-ignored count.
         npig.extend(
             params
                 .area_rng
                 .iter()
-                .map(|&rng| c.gt.iter().filter(|&&g| !ignored(g, rng)).count() as u32),
+                .map(|&rng| c.gt.iter().filter(|&&g| !gt_ignored(gt, g, rng)).count() as u32),
         );
         return (status, npig);
     }
@@ -242,7 +245,7 @@ pub(super) fn match_cell(
             npig.push(0);
             continue;
         }
-        let m = matcher.run(params, c, gt, dt, |g| ignored(c.gt[g], rng));
+        let m = matcher.run(params, c, gt, dt, |g| gt_ignored(gt, c.gt[g], rng));
         npig.push(m.ignore.iter().filter(|&&g| !g).count() as u32);
         if m.matched.iter().all(|&j| j == NONE) {
             // Nothing matched at any threshold: every detection stays unmatched.
@@ -272,10 +275,7 @@ pub(super) fn evaluate_img(
     rng: [f64; 2],
 ) -> EvalImg {
     let mut matcher = Matcher::default();
-    let m = matcher.run(params, c, gt, dt, |g| {
-        let g = c.gt[g] as usize;
-        gt.ignore[g] || outside(gt.area[g], rng)
-    });
+    let m = matcher.run(params, c, gt, dt, |g| gt_ignored(gt, c.gt[g], rng));
     let (ng, nd, nt) = (c.gt.len(), c.dt.len(), params.iou_thrs.len());
     let mut out = EvalImg {
         gt_order: m.order.clone(),
