@@ -358,6 +358,8 @@ pub struct PyEvaluation {
     /// The columns evaluated (evalImgs are recomputed from them on request).
     gt: Py<PyEvalAnns>,
     dt: Py<PyEvalAnns>,
+    /// `np.exp`, for OKS computed after the evaluation (see `ious`).
+    np_exp: Py<PyAny>,
 }
 
 /// `COCOeval.evaluate()` on the columns of both sides: IoU or OKS per (category, image) and
@@ -390,10 +392,23 @@ pub fn evaluate(
         kpt_oks_sigmas,
     };
     let np_exp = np_exp.clone().unbind();
-    // `np.exp` in place over the buffer, a cache-sized piece at a time through one reused
-    // array (one numpy array the size of the whole buffer costs two cold copies and its
-    // pages; the pieces stay in cache). Element-wise, so the pieces give the same values.
-    let mut exp = |buf: &mut [f64]| -> cocors_core::Result<()> {
+    let (g, d) = (&gt.get().inner, &dt.get().inner);
+    let inner = py
+        .detach(|| Evaluation::new(params, g, d, &mut numpy_exp(&np_exp)))
+        .map_err(|e| to_py(py, e))?;
+    Ok(PyEvaluation {
+        inner,
+        gt: gt.unbind(),
+        dt: dt.unbind(),
+        np_exp,
+    })
+}
+
+/// `np.exp` in place over a buffer, a cache-sized piece at a time through one reused array
+/// (one numpy array the size of the whole buffer costs two cold copies and its pages; the
+/// pieces stay in cache). Element-wise, so the pieces give the same values.
+fn numpy_exp(np_exp: &Py<PyAny>) -> impl FnMut(&mut [f64]) -> cocors_core::Result<()> + '_ {
+    move |buf: &mut [f64]| -> cocors_core::Result<()> {
         const PIECE: usize = 1 << 15;
         if buf.is_empty() {
             return Ok(());
@@ -415,17 +430,11 @@ pub fn evaluate(
             Ok(())
         })
         .map_err(|e| Error::Eval(format!("np.exp failed: {e}")))
-    };
-    let (g, d) = (&gt.get().inner, &dt.get().inner);
-    let inner = py
-        .detach(|| Evaluation::new(params, g, d, &mut exp))
-        .map_err(|e| to_py(py, e))?;
-    Ok(PyEvaluation {
-        inner,
-        gt: gt.unbind(),
-        dt: dt.unbind(),
-    })
+    }
 }
+
+/// (D, G, the D x G values flat).
+type PyCellIous<'py> = (usize, usize, Bound<'py, PyArray1<f64>>);
 
 type EvalImgParts<'py> = (
     Vec<i64>,
@@ -488,13 +497,13 @@ impl PyEvaluation {
 
     /// IoU matrix of cell `c` as a flat Fortran-order (D x G) array, or None where
     /// pycocotools has `[]`.
-    fn ious<'py>(
-        &self,
-        py: Python<'py>,
-        c: usize,
-    ) -> Option<(usize, usize, Bound<'py, PyArray1<f64>>)> {
-        let (d, g, v) = self.inner.ious(c)?;
-        Some((d, g, PyArray1::from_slice(py, v)))
+    fn ious<'py>(&self, py: Python<'py>, c: usize) -> PyResult<Option<PyCellIous<'py>>> {
+        let (gt, dt) = (&self.gt.get().inner, &self.dt.get().inner);
+        let got = self
+            .inner
+            .ious(c, gt, dt, &mut numpy_exp(&self.np_exp))
+            .map_err(|e| to_py(py, e))?;
+        Ok(got.map(|(d, g, v)| (d, g, PyArray1::from_slice(py, &v))))
     }
 
     /// `evaluateImg` of cell `c` at area range `a`: `(dtIds, gtIds, dtMatches, gtMatches,

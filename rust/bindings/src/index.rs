@@ -192,6 +192,8 @@ impl PyIndex {
             ("HAS_HEIGHT", flag::HAS_HEIGHT),
             ("HAS_SCORE", flag::HAS_SCORE),
             ("HAS_SEGMENTATION", flag::HAS_SEGMENTATION),
+            ("HAS_NUM_KEYPOINTS", flag::HAS_NUM_KEYPOINTS),
+            ("NO_KEYPOINTS", flag::NO_KEYPOINTS),
         ]
     }
 

@@ -32,6 +32,8 @@ pub(super) struct Cell {
     pub npig: SmallVec<[u32; 4]>,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
     pub ious: SmallVec<[f64; 2]>,
+    /// OKS only: some pairs of `ious` were left out as too far apart to match (-inf there).
+    pub oks_far: bool,
 }
 
 /// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with

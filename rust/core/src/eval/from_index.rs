@@ -55,13 +55,23 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             out.geometry = Geometry::Masks(idx.annotation_rles(rows)?.into());
         }
         IouType::Keypoints => {
-            let records = idx.annotation_members(rows, &["keypoints", "num_keypoints"])?;
+            let values = idx.annotation_keypoints(rows)?;
+            // Sized once: growing by doubling would fault in twice the pages.
+            let total = values
+                .iter()
+                .map(|v| match v {
+                    Some(Member::Numeric(Numeric::Numbers(v))) => v.len(),
+                    Some(Member::Value(Value::Array(v))) => v.len(),
+                    _ => 0,
+                })
+                .sum();
             let mut kp = Keypoints {
-                values: Vec::new(),
-                starts: vec![0],
+                values: Vec::with_capacity(total),
+                starts: Vec::with_capacity(rows.len() + 1),
             };
+            kp.starts.push(0);
             let mut boxes = Vec::with_capacity(rows.len());
-            for (p, mut rec) in records.into_iter().enumerate() {
+            for (p, value) in values.into_iter().enumerate() {
                 let r = rows[p];
                 let bad = |field: &str, expected: &str| Error::Schema {
                     path: path.clone(),
@@ -71,24 +81,26 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 };
                 // Missing keypoints are an error only where OKS reads them (a cell with
                 // detections), as in pycocotools.
-                let values = match rec[0].take() {
-                    Some(Member::Numeric(Numeric::Numbers(v))) => v,
-                    Some(Member::Value(Value::Array(v))) => v
-                        .iter()
-                        .map(Value::as_f64)
-                        .collect::<Option<Vec<f64>>>()
-                        .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?,
-                    None => Vec::new(),
+                match value {
+                    Some(Member::Numeric(Numeric::Numbers(v))) => kp.values.extend(v),
+                    Some(Member::Value(Value::Array(v))) => {
+                        for x in &v {
+                            let x = x
+                                .as_f64()
+                                .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?;
+                            kp.values.push(x);
+                        }
+                    }
+                    None => {}
                     Some(_) => return Err(bad("keypoints", "a list of x, y, v numbers")),
-                };
-                kp.values.extend(values);
-                kp.starts.push(kp.values.len());
-                let nk = match &rec[1] {
-                    Some(Member::Value(v)) => v.as_f64(),
-                    _ => None,
                 }
-                .ok_or_else(|| bad("num_keypoints", "a number"))?;
-                if nk == 0.0 {
+                kp.starts.push(kp.values.len());
+                // `num_keypoints == 0` (the scan's flags: a number, and whether it is 0).
+                let flags = idx.ann.flags[r];
+                if flags & flag::HAS_NUM_KEYPOINTS == 0 {
+                    return Err(bad("num_keypoints", "a number"));
+                }
+                if flags & flag::NO_KEYPOINTS != 0 {
                     out.ignore[p] = true;
                 }
                 need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;

@@ -27,6 +27,9 @@ use crate::parallel;
 use crate::rle::{ops, Packed, Rle};
 use cells::Cell;
 
+/// A cell's IoU or OKS matrix: (D, G, values D x G).
+pub type CellIous<'a> = (usize, usize, std::borrow::Cow<'a, [f64]>);
+
 /// Which overlap `evaluate` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IouType {
@@ -248,15 +251,26 @@ impl Evaluation {
     }
 
     /// IoU matrix of cell `c` (D x G, entry `(d, g)` at `g * D + d`, detections in score order,
-    /// ground truth in `getAnnIds` order), or None where pycocotools has `[]`.
-    pub fn ious(&self, c: usize) -> Option<(usize, usize, &[f64])> {
+    /// ground truth in `getAnnIds` order), or None where pycocotools has `[]`. OKS pairs too
+    /// far apart to match were left out of the evaluation: they are computed now, with the
+    /// columns evaluated (`gt`, `dt`) and the same `exp`.
+    pub fn ious(
+        &self,
+        c: usize,
+        gt: &Anns,
+        dt: &Anns,
+        exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+    ) -> Result<Option<CellIous<'_>>> {
         let cell = &self.cells[c];
         let (d, g) = (cell.dt.len(), cell.gt.len());
-        if cell.ious.is_empty() {
+        Ok(if cell.ious.is_empty() {
             None
+        } else if cell.oks_far {
+            let exact = oks::cell_oks(&self.params, cell, gt, dt, exp)?;
+            Some((d, g, exact.into()))
         } else {
-            Some((d, g, &cell.ious))
-        }
+            Some((d, g, cell.ious.as_slice().into()))
+        })
     }
 
     /// The `evaluateImg` result of cell `c` at area range `a` (recomputed: evaluation keeps

@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::cells::Cell;
-use super::{Anns, Geometry, Params};
+use super::{Anns, Geometry, Keypoints, Params};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -98,37 +98,130 @@ fn push_exponents(
     }
 }
 
-/// One cell's exponents, and how many each (ground truth, detection) pair has.
+/// Exponents below this are not handed to `exp`: their `exp` is exactly 0 in libm and in
+/// numpy's SIMD kernels alike (both return 0 below -745.1332..., where the true value rounds
+/// to 0; -746 keeps clear of that edge). Far pairs are mostly such values (about half of all
+/// exponents on COCO-like data), and libm's underflow path is its slowest. NaN is not
+/// skipped: its `exp` is NaN.
+fn underflows(v: f64) -> bool {
+    v < -746.0
+}
+
+/// Marks, in a cell's pair lengths, a pair left out by [`Far`].
+const FAR: usize = usize::MAX;
+
+/// Which pairs cannot reach the smallest threshold, so that matching needs no exact OKS of
+/// them (the greedy loop skips a pair below every threshold as it would skip one at -inf).
+/// OKS is a mean of `exp(-e)` terms: if even the largest term is below the smallest
+/// threshold with a wide margin, so is the mean. The bound reads `e` through reciprocals (a
+/// few ulps off, far inside the margins); anything unusual (NaN, non-positive variances or
+/// area, no keypoints, a threshold NaN or not in (0, 1)) keeps the exact OKS. Their exact
+/// values are computed again if someone reads `ious` ([`cell_oks`]).
+struct Far {
+    /// `1 / vars`.
+    inv_vars: Vec<f64>,
+    /// A pair is far where every `e` exceeds this: `-ln(s * (1 - 1e-6))` for the smallest
+    /// threshold `s` (each term then stays 1e-6 below `s`, more than any rounding of the sum).
+    limit: f64,
+}
+
+impl Far {
+    fn new(params: &Params, vars: &[f64]) -> Option<Far> {
+        // The matcher's start at each threshold: `min(t, 1 - 1e-10)`.
+        let cap = 1.0 - 1e-10;
+        let starts = params
+            .iou_thrs
+            .iter()
+            .map(|&t| if cap < t { cap } else { t });
+        let mut smallest = f64::INFINITY;
+        for s in starts {
+            if !(s > 0.0 && s < 1.0) {
+                return None;
+            }
+            smallest = smallest.min(s);
+        }
+        let usable =
+            !vars.is_empty() && smallest < 1.0 && vars.iter().all(|&v| v > 0.0 && v.is_finite());
+        usable.then(|| Far {
+            inv_vars: vars.iter().map(|v| 1.0 / v).collect(),
+            limit: -(smallest * (1.0 - 1e-6)).ln(),
+        })
+    }
+
+    /// Whether the pair (ground truth `g` with box `bb` and `area`, detection `d`) is far:
+    /// the same differences as [`push_exponents`], every `e` checked against the limit.
+    fn is_far(&self, g: &[f64], bb: &[f64; 4], area: f64, d: &[f64]) -> bool {
+        let denom = area + f64::EPSILON;
+        if !(denom > 0.0 && denom.is_finite()) {
+            return false;
+        }
+        let scale = 0.5 / denom;
+        let any_visible = (0..self.inv_vars.len()).any(|j| visible(g[3 * j + 2]));
+        let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
+        let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
+        for (j, &iv) in self.inv_vars.iter().enumerate() {
+            let (xd, yd) = (d[3 * j], d[3 * j + 1]);
+            let (dx, dy) = if any_visible {
+                if !visible(g[3 * j + 2]) {
+                    continue;
+                }
+                (xd - g[3 * j], yd - g[3 * j + 1])
+            } else {
+                (max0(x0 - xd) + max0(xd - x1), max0(y0 - yd) + max0(yd - y1))
+            };
+            let e = (dx * dx + dy * dy) * iv * scale;
+            // Not far where any term may be large enough (or is NaN).
+            let far = e * (1.0 - 1e-12) > self.limit;
+            if !far {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// One cell's exponents, and how many each (ground truth, detection) pair has ([`FAR`] for
+/// a pair left out).
 type Exponents = (Vec<f64>, Vec<usize>);
 
-/// OKS of every cell with both ground truth and detections, into `cell.ious` (D x G).
-pub(super) fn compute(
-    params: &Params,
-    cells: &mut [Cell],
-    gt: &Anns,
-    dt: &Anns,
-    exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
-) -> Result<()> {
-    let (Geometry::Keypoints(gk, gboxes), Geometry::Keypoints(dk, _)) =
-        (&gt.geometry, &dt.geometry)
-    else {
-        return Ok(());
-    };
-    // `vars = (sigmas * 2)**2`.
-    let vars: Vec<f64> = params
-        .kpt_oks_sigmas
-        .iter()
-        .map(|s| (s * 2.0) * (s * 2.0))
-        .collect();
-    let k = vars.len();
-    let wrong = |what: &str, row: usize, id: i64, n: usize| {
-        Error::Eval(format!(
-            "{what} row {row} (id {id}) has {n} keypoint values; kpt_oks_sigmas needs {}",
-            3 * k
-        ))
-    };
-    // Each cell's exponents (cells in parallel), with the number each pair contributed.
-    let one = |cell: &Cell| -> Result<Exponents> {
+/// The keypoints of both sides, with `vars = (sigmas * 2)**2`.
+struct Sides<'a> {
+    gk: &'a Keypoints,
+    gboxes: &'a [[f64; 4]],
+    dk: &'a Keypoints,
+    vars: Vec<f64>,
+}
+
+impl<'a> Sides<'a> {
+    fn of(params: &Params, gt: &'a Anns, dt: &'a Anns) -> Option<Sides<'a>> {
+        let (Geometry::Keypoints(gk, gboxes), Geometry::Keypoints(dk, _)) =
+            (&gt.geometry, &dt.geometry)
+        else {
+            return None;
+        };
+        let vars = params
+            .kpt_oks_sigmas
+            .iter()
+            .map(|s| (s * 2.0) * (s * 2.0))
+            .collect();
+        Some(Sides {
+            gk,
+            gboxes,
+            dk,
+            vars,
+        })
+    }
+
+    /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
+    /// leaving out the pairs `far` finds far.
+    fn exponents(&self, cell: &Cell, gt: &Anns, dt: &Anns, far: Option<&Far>) -> Result<Exponents> {
+        let k = self.vars.len();
+        let wrong = |what: &str, row: usize, id: i64, n: usize| {
+            Error::Eval(format!(
+                "{what} row {row} (id {id}) has {n} keypoint values; kpt_oks_sigmas needs {}",
+                3 * k
+            ))
+        };
         let (mut buf, mut lens) = (Vec::new(), Vec::new());
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return Ok((buf, lens));
@@ -136,23 +229,99 @@ pub(super) fn compute(
         buf.reserve(cell.gt.len() * cell.dt.len() * k);
         for &g in &cell.gt {
             let g = g as usize;
-            let gv = gk.of(g);
+            let gv = self.gk.of(g);
             if gv.len() != 3 * k {
                 return Err(wrong("ground-truth", g, gt.id[g], gv.len()));
             }
+            let (bb, area) = (&self.gboxes[g], gt.area[g]);
             for &d in &cell.dt {
                 let d = d as usize;
-                let dv = dk.of(d);
+                let dv = self.dk.of(d);
                 if dv.len() != 3 * k {
                     return Err(wrong("detection", d, dt.id[d], dv.len()));
                 }
+                if far.is_some_and(|f| f.is_far(gv, bb, area, dv)) {
+                    lens.push(FAR);
+                    continue;
+                }
                 let before = buf.len();
-                push_exponents(&mut buf, &vars, gv, &gboxes[g], gt.area[g], dv);
+                push_exponents(&mut buf, &self.vars, gv, bb, area, dv);
                 lens.push(buf.len() - before);
             }
         }
         Ok((buf, lens))
+    }
+}
+
+/// `exp` (numpy's, through Python) over every cell's exponents, in place: cells gathered
+/// into batches of about 64k values, one call each, so that a few calls cover everything and
+/// no buffer the size of all of them is made. Underflowing exponents stay out of the batch
+/// and become 0.
+fn exp_all(parts: &mut [Exponents], exp: &mut dyn FnMut(&mut [f64]) -> Result<()>) -> Result<()> {
+    const EXP_BATCH: usize = 1 << 16;
+    let mut batch: Vec<f64> = Vec::with_capacity(EXP_BATCH);
+    let mut from = 0;
+    // Parts `from..end` are in the batch, not yet written back.
+    for end in 0..=parts.len() {
+        let full = end == parts.len() || batch.len() + parts[end].0.len() > EXP_BATCH;
+        if full && end > from {
+            // (Every value of these parts may underflow: nothing to call `exp` on, but the
+            // zeros are still written.)
+            if !batch.is_empty() {
+                exp(&mut batch)?;
+            }
+            let mut done = batch.iter();
+            for (b, _) in &mut parts[from..end] {
+                for v in b.iter_mut() {
+                    *v = if underflows(*v) {
+                        0.0
+                    } else {
+                        done.next().copied().unwrap_or(f64::NAN)
+                    };
+                }
+            }
+            batch.clear();
+            from = end;
+        }
+        if let Some((b, _)) = parts.get(end) {
+            batch.extend(b.iter().filter(|&&v| !underflows(v)));
+        }
+    }
+    Ok(())
+}
+
+/// `np.sum(np.exp(-e)) / e.shape[0]` of each pair, D x G as computeOks's `ious[i, j]`; a far
+/// pair reads -inf (below every threshold, which is all matching asks of it).
+fn means(values: &[f64], lens: &[usize]) -> smallvec::SmallVec<[f64; 2]> {
+    let mut at = 0;
+    lens.iter()
+        .map(|&n| {
+            if n == FAR {
+                return f64::NEG_INFINITY;
+            }
+            let v = pairwise_sum(&values[at..at + n]) / n as f64;
+            at += n;
+            v
+        })
+        .collect()
+}
+
+/// OKS of every cell with both ground truth and detections, into `cell.ious` (D x G); pairs
+/// too far apart to match at any threshold are left out ([`Far`]).
+pub(super) fn compute(
+    params: &Params,
+    cells: &mut [Cell],
+    gt: &Anns,
+    dt: &Anns,
+    exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+) -> Result<()> {
+    let Some(sides) = Sides::of(params, gt, dt) else {
+        return Ok(());
     };
+    let far = Far::new(params, &sides.vars);
+    let k = sides.vars.len();
+    // Each cell's exponents (cells in parallel), with the number each pair contributed.
+    let one = |cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref());
     let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
     let parts: Vec<Result<Exponents>> = if parallel::worth_parallel(cells.len(), work) {
         parallel::install(|| cells.par_iter().map(one).collect())
@@ -160,46 +329,13 @@ pub(super) fn compute(
         cells.iter().map(one).collect()
     };
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    // `exp` (numpy's, through Python) over every cell's exponents: cells gathered into
-    // batches of about EXP_BATCH values, one call each, so that a few calls cover
-    // everything and no buffer the size of all of them is made.
-    const EXP_BATCH: usize = 1 << 16;
-    let mut batch: Vec<f64> = Vec::with_capacity(EXP_BATCH);
-    let mut from = 0;
-    for end in 0..=parts.len() {
-        let full = end == parts.len() || batch.len() + parts[end].0.len() > EXP_BATCH;
-        if full && !batch.is_empty() {
-            exp(&mut batch)?;
-            let mut at = 0;
-            for (b, _) in &mut parts[from..end] {
-                let n = b.len();
-                b.copy_from_slice(&batch[at..at + n]);
-                at += n;
-            }
-            batch.clear();
-            from = end;
-        }
-        if let Some((b, _)) = parts.get(end) {
-            if batch.is_empty() {
-                from = end;
-            }
-            batch.extend_from_slice(b);
-        }
-    }
-    // `np.sum(np.exp(-e)) / e.shape[0]`, stored D x G as computeOks's `ious[i, j]`.
+    exp_all(&mut parts, exp)?;
     let fill = |(cell, (values, lens)): (&mut Cell, &Exponents)| {
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return;
         }
-        let mut at = 0;
-        cell.ious = lens
-            .iter()
-            .map(|&n| {
-                let v = pairwise_sum(&values[at..at + n]) / n as f64;
-                at += n;
-                v
-            })
-            .collect();
+        cell.ious = means(values, lens);
+        cell.oks_far = lens.contains(&FAR);
     };
     if parallel::worth_parallel(cells.len(), work) {
         parallel::install(|| cells.par_iter_mut().zip(parts.par_iter()).for_each(fill));
@@ -209,9 +345,170 @@ pub(super) fn compute(
     Ok(())
 }
 
+/// The exact OKS matrix of `cell` (D x G), every pair computed: what `ious` shows of a cell
+/// whose far pairs [`compute`] left out.
+pub(super) fn cell_oks(
+    params: &Params,
+    cell: &Cell,
+    gt: &Anns,
+    dt: &Anns,
+    exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+) -> Result<Vec<f64>> {
+    let Some(sides) = Sides::of(params, gt, dt) else {
+        return Ok(Vec::new());
+    };
+    let mut parts = [sides.exponents(cell, gt, dt, None)?];
+    exp_all(&mut parts, exp)?;
+    let [(values, lens)] = &parts;
+    Ok(means(values, lens).into_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::IouType;
+    use std::sync::Arc;
+
+    fn libm_exp(buf: &mut [f64]) -> Result<()> {
+        buf.iter_mut().for_each(|v| *v = v.exp());
+        Ok(())
+    }
+
+    #[test]
+    fn exp_all_writes_zeros_where_everything_underflows() {
+        // A part of only underflowing exponents alone, then mixed parts: each value becomes
+        // its exp, and the underflowing ones never reach `exp`.
+        let mut parts = vec![
+            (vec![-6.8e16, -1e300], vec![2]),
+            (vec![-1.0, -800.0, f64::NAN], vec![3]),
+            (vec![], vec![]),
+            (vec![-745.0, -0.5], vec![2]),
+        ];
+        let mut seen = Vec::new();
+        exp_all(&mut parts, &mut |b: &mut [f64]| {
+            seen.extend_from_slice(b);
+            libm_exp(b)
+        })
+        .unwrap();
+        assert!(seen.iter().all(|&v| !underflows(v)));
+        assert_eq!(seen.len(), 4);
+        assert_eq!(parts[0].0, vec![0.0, 0.0]);
+        assert_eq!(parts[1].0[..2], [(-1.0f64).exp(), 0.0]);
+        assert!(parts[1].0[2].is_nan());
+        assert_eq!(parts[3].0, vec![(-745.0f64).exp(), (-0.5f64).exp()]);
+    }
+
+    /// One image, one category: ground truth and detections with keypoints.
+    fn sides(gts: &[(Vec<f64>, [f64; 4], f64)], dts: &[Vec<f64>]) -> (Anns, Anns) {
+        let kp = |v: Vec<&Vec<f64>>| {
+            let mut k = Keypoints {
+                values: Vec::new(),
+                starts: vec![0],
+            };
+            for x in v {
+                k.values.extend(x);
+                k.starts.push(k.values.len());
+            }
+            Arc::new(k)
+        };
+        let mut gt = Anns::empty(IouType::Keypoints);
+        for (i, (_, _, area)) in gts.iter().enumerate() {
+            gt.id.push(i as i64 + 1);
+            gt.image_id.push(1);
+            gt.category_id.push(1);
+            gt.area.push(*area);
+            gt.crowd.push(false);
+            gt.ignore.push(false);
+        }
+        gt.geometry = Geometry::Keypoints(
+            kp(gts.iter().map(|g| &g.0).collect()),
+            gts.iter().map(|g| g.1).collect(),
+        );
+        let mut dt = Anns::empty(IouType::Keypoints);
+        for (i, _) in dts.iter().enumerate() {
+            dt.id.push(i as i64 + 1);
+            dt.image_id.push(1);
+            dt.category_id.push(1);
+            dt.area.push(100.0);
+            dt.score.push(1.0 - i as f64 * 0.1);
+        }
+        dt.geometry = Geometry::Keypoints(kp(dts.iter().collect()), Vec::new());
+        (gt, dt)
+    }
+
+    #[test]
+    fn far_pairs_are_left_out_and_computed_exactly_on_request() {
+        let params = |thrs: Vec<f64>| Params {
+            iou_type: IouType::Keypoints,
+            img_ids: vec![1],
+            cat_ids: vec![1],
+            use_cats: true,
+            iou_thrs: thrs,
+            area_rng: vec![[0.0, 1e10]],
+            max_det: 20,
+            kpt_oks_sigmas: vec![0.1, 0.05],
+        };
+        // Two people far apart, two detections on them, one detection in between.
+        let (gt, dt) = sides(
+            &[
+                (
+                    vec![10.0, 10.0, 2.0, 12.0, 14.0, 1.0],
+                    [5.0, 5.0, 10.0, 12.0],
+                    90.0,
+                ),
+                (
+                    vec![300.0, 300.0, 2.0, 0.0, 0.0, 0.0],
+                    [295.0, 295.0, 10.0, 12.0],
+                    80.0,
+                ),
+            ],
+            &[
+                vec![11.0, 10.5, 1.0, 12.0, 13.0, 1.0],
+                vec![301.0, 299.0, 1.0, 5.0, 5.0, 1.0],
+                vec![150.0, 150.0, 1.0, 150.0, 150.0, 1.0],
+            ],
+        );
+        let run = |p: &Params| {
+            let mut cells = super::super::cells::group(p, &gt, &dt);
+            compute(p, &mut cells, &gt, &dt, &mut libm_exp).unwrap();
+            cells
+        };
+        let coco = params((0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect());
+        let pruned = run(&coco);
+        // No thresholds in (0, 1): nothing is left out.
+        let exact = run(&params(vec![0.0, 0.5]));
+        assert_eq!(pruned.len(), 1);
+        assert!(pruned[0].oks_far && !exact[0].oks_far);
+        let (p, e) = (&pruned[0].ious, &exact[0].ious);
+        let mut far = 0;
+        for (a, b) in p.iter().zip(e.iter()) {
+            if *a == f64::NEG_INFINITY {
+                far += 1;
+                assert!(*b < 0.5, "a pair left out could match: {b}");
+            } else {
+                assert_eq!(a.to_bits(), b.to_bits());
+            }
+        }
+        assert_eq!(far, 4, "{p:?}");
+        // What `ious` shows: every pair exact again.
+        let again = cell_oks(&coco, &pruned[0], &gt, &dt, &mut libm_exp).unwrap();
+        assert_eq!(
+            again.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            e.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+        // A NaN keypoint keeps its pair exact (NaN OKS matches in pycocotools).
+        let (gt2, dt2) = sides(
+            &[(
+                vec![10.0, 10.0, 2.0, 12.0, 14.0, 1.0],
+                [5.0, 5.0, 10.0, 12.0],
+                90.0,
+            )],
+            &[vec![f64::NAN, 500.0, 1.0, 500.0, 500.0, 1.0]],
+        );
+        let mut cells = super::super::cells::group(&coco, &gt2, &dt2);
+        compute(&coco, &mut cells, &gt2, &dt2, &mut libm_exp).unwrap();
+        assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
+    }
 
     #[test]
     fn pairwise_sum_follows_numpy_order() {

@@ -951,22 +951,21 @@ pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
 /// read straight into f64s (see [`Lexer::numeric_array`]); other values as [`Value`]s. A
 /// repeated key keeps the last value, as in Python.
 pub fn parse_numeric_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Member>>> {
-    walk_members(
-        bytes,
-        keys,
-        |lx| {
-            let numeric = if lx.peek("a value")? == b'[' {
-                lx.numeric_array()?
-            } else {
-                None
-            };
-            Ok(match numeric {
-                Some(n) => Member::Numeric(n),
-                None => Member::Value(lx.value(1)?),
-            })
-        },
-        Lexer::skip_validated,
-    )
+    walk_members(bytes, keys, numeric_member, Lexer::skip_validated)
+}
+
+/// The value at the lexer's position as [`parse_numeric_members`] reads a member's value:
+/// number lists straight into f64s, anything else as a [`Value`].
+pub fn numeric_member(lx: &mut Lexer<'_>) -> Step<Member> {
+    let numeric = if lx.peek("a value")? == b'[' {
+        lx.numeric_array()?
+    } else {
+        None
+    };
+    Ok(match numeric {
+        Some(n) => Member::Numeric(n),
+        None => Member::Value(lx.value(1)?),
+    })
 }
 
 /// Walks the members of the object at the start of `bytes`: `read` takes the value of each

@@ -101,6 +101,9 @@ pub struct AnnColumns {
     pub score: Vec<f64>,
     /// [`flag`] bits: which optional fields exist, the crowd flag.
     pub flags: Vec<u8>,
+    /// (row, place of its `keypoints` value in the record) of the records that have one, by
+    /// row.
+    pub keypoints: Vec<(u32, u32)>,
 }
 
 /// Columns of the images.
@@ -213,6 +216,7 @@ impl Index {
             bbox: shrink(std::mem::take(&mut a.bbox)),
             score: shrink(std::mem::take(&mut a.score)),
             flags: shrink(std::mem::take(&mut a.flags)),
+            keypoints: shrink(std::mem::take(&mut a.keypoints)),
         };
         let annotations = Table::new(a);
         let i = &mut s.images;
@@ -326,6 +330,16 @@ impl Index {
         rows: &[usize],
         parse: impl Fn(&[u8]) -> json::Step<T> + Sync,
     ) -> Result<Vec<T>> {
+        self.parse_rows_of(kind, rows, |_, b| parse(b))
+    }
+
+    /// [`Self::parse_rows`] with the row passed to `parse` along with its record's bytes.
+    fn parse_rows_of<T: Send>(
+        &self,
+        kind: Kind,
+        rows: &[usize],
+        parse: impl Fn(usize, &[u8]) -> json::Step<T> + Sync,
+    ) -> Result<Vec<T>> {
         let table = self.table(kind);
         if let Some(&bad) = rows.iter().find(|&&r| r >= table.len()) {
             return Err(Error::Schema {
@@ -362,7 +376,7 @@ impl Index {
                 .map(|&r| {
                     let (s, e) = table.span(r);
                     let local = (s - start) as usize..(e - start) as usize;
-                    self.parsed(&bytes[local], s, &parse)
+                    self.parsed(&bytes[local], s, |b| parse(r, b))
                 })
                 .collect()
         };
@@ -401,6 +415,27 @@ impl Index {
     ) -> Result<Vec<Vec<Option<json::Member>>>> {
         self.parse_rows(Kind::Annotations, rows, |b| {
             json::parse_numeric_members(b, keys)
+        })
+    }
+
+    /// The `keypoints` of annotation records `rows` (None where absent), read as
+    /// [`json::parse_numeric_members`] reads them, straight from where the scan found them
+    /// (records the scan could not place are walked).
+    pub fn annotation_keypoints(&self, rows: &[usize]) -> Result<Vec<Option<json::Member>>> {
+        let places = &self.ann.keypoints;
+        self.parse_rows_of(Kind::Annotations, rows, |r, b| {
+            let found = u32::try_from(r)
+                .ok()
+                .and_then(|r| places.binary_search_by_key(&r, |&(row, _)| row).ok());
+            match found {
+                Some(i) => {
+                    let mut lx = json::Lexer::new(b, places[i].1 as usize, true);
+                    json::numeric_member(&mut lx).map(Some)
+                }
+                // Absent, unless the record was too far out to be placed.
+                None if r <= u32::MAX as usize && b.len() <= u32::MAX as usize => Ok(None),
+                None => json::parse_numeric_members(b, &["keypoints"]).map(|mut m| m.remove(0)),
+            }
         })
     }
 
@@ -656,6 +691,56 @@ mod tests {
         std::fs::write(f.path(), "{}").unwrap();
         let e = idx.records(Kind::Annotations, &[0]).unwrap_err();
         assert!(matches!(e, Error::FileChanged { .. }), "{e}");
+    }
+
+    #[test]
+    fn keypoints_read_where_the_scan_found_them() {
+        // Whitespace before values, a repeated key (the last counts, as in json.load), a
+        // record without keypoints, num_keypoints 0, -0.0, a string and absent.
+        let f = write(
+            r#"{"annotations": [
+              {"id": 1, "image_id": 1, "keypoints" :  [1, 2, 2], "num_keypoints": 0,
+               "segmentation": [[1, 2, 3]], "keypoints": [4.5, 5, 1 ]},
+              {"id": 2, "image_id": 1, "num_keypoints": -0.0, "bbox": [1, 2, 3, 4]},
+              {"keypoints":[7,8,2],"id":3,"image_id":1,"num_keypoints":"2"},
+              {"id": 4, "image_id": 1, "keypoints": [], "num_keypoints": 3},
+              {"id": 5, "image_id": 1, "keypoints": [1, "x", 2]}
+            ]}"#,
+        );
+        let idx = Index::open(f.path()).unwrap();
+        let rows: Vec<usize> = vec![4, 0, 1, 2, 3];
+        let placed = idx.annotation_keypoints(&rows).unwrap();
+        let walked: Vec<_> = idx
+            .annotation_members(&rows, &["keypoints"])
+            .unwrap()
+            .into_iter()
+            .map(|mut m| m.remove(0))
+            .collect();
+        assert_eq!(placed, walked);
+        assert_eq!(
+            placed[1],
+            Some(json::Member::Numeric(json::Numeric::Numbers(vec![
+                4.5, 5.0, 1.0
+            ])))
+        );
+        assert_eq!(placed[2], None);
+        let bits = |r: usize| {
+            let f = idx.ann.flags[r];
+            (
+                f & flag::HAS_NUM_KEYPOINTS != 0,
+                f & flag::NO_KEYPOINTS != 0,
+            )
+        };
+        assert_eq!(
+            (0..5).map(bits).collect::<Vec<_>>(),
+            vec![
+                (true, true),
+                (true, true),
+                (false, false),
+                (true, false),
+                (false, false)
+            ]
+        );
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub mod flag {
     /// Results only: the record has a `score` / a `segmentation`.
     pub const HAS_SCORE: u8 = 64;
     pub const HAS_SEGMENTATION: u8 = 128;
+    /// Annotations only (the bits results use for `score` and `segmentation`): the record's
+    /// `num_keypoints` is a number / is 0 (keypoint evaluation's `ignore`).
+    pub const HAS_NUM_KEYPOINTS: u8 = 64;
+    pub const NO_KEYPOINTS: u8 = 128;
     pub const HAS_WIDTH: u8 = 1;
     pub const HAS_HEIGHT: u8 = 2;
 }
@@ -105,6 +109,9 @@ pub struct Records {
     /// Results only.
     pub score: Vec<f64>,
     pub flags: Vec<u8>,
+    /// Annotations only: (row, place of the `keypoints` value from the record's start) of
+    /// the records that have one, in row order.
+    pub keypoints: Vec<(u32, u32)>,
 }
 
 /// What the pass found.
@@ -160,6 +167,10 @@ struct Fields {
     height: Option<i64>,
     score: Option<f64>,
     segmentation: bool,
+    /// `num_keypoints` if a number (None where absent or not a number).
+    num_keypoints: Option<f64>,
+    /// Where the `keypoints` value lies, from the record's `{`.
+    keypoints: Option<usize>,
     /// Fields whose (last) value is wrong; a later valid value of the same key clears it, as
     /// the last value of a repeated key is the one Python keeps.
     problems: Vec<Problem>,
@@ -335,6 +346,7 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
         f.note("", "an object");
         return Ok(f);
     }
+    let open = lx.pos;
     lx.pos += 1;
     if lx.peek("a key or '}'")? == b'}' {
         lx.pos += 1;
@@ -381,6 +393,12 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
                 let v = number_field(lx)?.ok_or("a number");
                 f.score = take(&mut f, "score", v);
             }
+            // Found again by keypoint evaluation without walking the record.
+            (Kind::Annotations, b"keypoints") => {
+                f.keypoints = Some(lx.pos - open);
+                lx.skip_value(1)?;
+            }
+            (Kind::Annotations, b"num_keypoints") => f.num_keypoints = number_field(lx)?,
             (Kind::Results, b"segmentation") => {
                 lx.skip_value(1)?;
                 f.segmentation = true;
@@ -919,6 +937,19 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
                 return;
             }
             recs.area.push(present(f.area, &mut flags, flag::HAS_AREA));
+            if let Some(n) = f.num_keypoints {
+                flags |= flag::HAS_NUM_KEYPOINTS;
+                if n == 0.0 {
+                    flags |= flag::NO_KEYPOINTS;
+                }
+            }
+            // Sparse: only records with keypoints, and only where row and place fit 32 bits
+            // (others are read by walking the record).
+            if let (Some(at), Ok(row)) = (f.keypoints, u32::try_from(index)) {
+                if let Ok(at) = u32::try_from(at) {
+                    recs.keypoints.push((row, at));
+                }
+            }
             if let Some((crowd, as_bool)) = f.iscrowd {
                 flags |= flag::HAS_ISCROWD;
                 if crowd {
