@@ -114,6 +114,8 @@ class Index:
         """Row of a record id (the last if repeated)."""
     def rows(self, kind: str, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Rows of ids (-1 where missing)."""
+    def category_rows(self, cat_ids: List[int]) -> npt.NDArray[np.int64]:
+        """Annotation rows, in file order, whose category_id is one of `cat_ids`."""
     def records(self, kind: str, rows: Sequence[int]) -> List[Any]:
         """Records as Python objects, in the order of rows."""
     def annotation_columns(self) -> Dict[str, npt.NDArray[Any]]:

@@ -98,11 +98,11 @@ def _side(coco: Any, p: Params, gt: bool) -> Any:
     if gt and isinstance(coco, COCO) and coco._file_backed():
         index = coco._index
         if not index.has_duplicate_ids("annotations"):
-            rows = np.arange(index.count("annotations"), dtype=np.int64)
             if p.iouType == "keypoints" and p.useCats:
                 # Only the selected categories' records are read for their keypoints.
-                cats = index.annotation_columns()["category_id"]
-                rows = rows[np.isin(cats, np.asarray(p.catIds, dtype=np.int64))]
+                rows = index.category_rows([int(c) for c in p.catIds])
+            else:
+                rows = np.arange(index.count("annotations"), dtype=np.int64)
         else:
             ids = coco.getAnnIds(imgIds=p.imgIds, catIds=p.catIds) if p.useCats else coco.getAnnIds(imgIds=p.imgIds)
             rows = index.rows("annotations", np.asarray(ids, dtype=np.int64).reshape(-1))

@@ -125,6 +125,12 @@ impl PyIndex {
         Ok(i64_array(py, rows))
     }
 
+    /// Annotation rows, in file order, whose category_id is one of `cat_ids`.
+    fn category_rows<'py>(&self, py: Python<'py>, cat_ids: Vec<i64>) -> Bound<'py, PyArray1<i64>> {
+        let rows = self.inner.category_rows(&cat_ids);
+        i64_array(py, rows.into_iter().map(|r| r as i64).collect())
+    }
+
     /// Records `rows` of `kind` as Python dicts, in the order given.
     fn records<'py>(
         &self,

@@ -66,25 +66,30 @@ fn visible(v: f64) -> bool {
     v > 0.0
 }
 
+/// Whether ground truth `g` (x, y, v triples) has a visible keypoint (`k1 > 0`).
+fn any_visible(g: &[f64]) -> bool {
+    g.chunks_exact(3).any(|t| visible(t[2]))
+}
+
 /// Appends the (negated) exponents `-e` of one (detection, ground truth) pair, in the order
-/// numpy builds `e` (only visible keypoints when the ground truth has any).
+/// numpy builds `e` (only visible keypoints when the ground truth has any: `has_visible` is
+/// [`any_visible`] of `g`).
 fn push_exponents(
     out: &mut Vec<f64>,
     vars: &[f64],
-    g: &[f64],
+    (g, has_visible): (&[f64], bool),
     bb: &[f64; 4],
     area: f64,
     d: &[f64],
 ) {
     let k = vars.len();
-    let n_visible = (0..k).filter(|&j| visible(g[3 * j + 2])).count();
     // `gt['area'] + np.spacing(1)`.
     let denom = area + f64::EPSILON;
     let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
     let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
     for j in 0..k {
         let (xd, yd) = (d[3 * j], d[3 * j + 1]);
-        let (dx, dy) = if n_visible > 0 {
+        let (dx, dy) = if has_visible {
             if !visible(g[3 * j + 2]) {
                 continue;
             }
@@ -150,18 +155,23 @@ impl Far {
 
     /// Whether the pair (ground truth `g` with box `bb` and `area`, detection `d`) is far:
     /// the same differences as [`push_exponents`], every `e` checked against the limit.
-    fn is_far(&self, g: &[f64], bb: &[f64; 4], area: f64, d: &[f64]) -> bool {
+    fn is_far(
+        &self,
+        (g, has_visible): (&[f64], bool),
+        bb: &[f64; 4],
+        area: f64,
+        d: &[f64],
+    ) -> bool {
         let denom = area + f64::EPSILON;
         if !(denom > 0.0 && denom.is_finite()) {
             return false;
         }
         let scale = 0.5 / denom;
-        let any_visible = (0..self.inv_vars.len()).any(|j| visible(g[3 * j + 2]));
         let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
         let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
         for (j, &iv) in self.inv_vars.iter().enumerate() {
             let (xd, yd) = (d[3 * j], d[3 * j + 1]);
-            let (dx, dy) = if any_visible {
+            let (dx, dy) = if has_visible {
                 if !visible(g[3 * j + 2]) {
                     continue;
                 }
@@ -234,18 +244,19 @@ impl<'a> Sides<'a> {
                 return Err(wrong("ground-truth", g, gt.id[g], gv.len()));
             }
             let (bb, area) = (&self.gboxes[g], gt.area[g]);
+            let truth = (gv, any_visible(gv));
             for &d in &cell.dt {
                 let d = d as usize;
                 let dv = self.dk.of(d);
                 if dv.len() != 3 * k {
                     return Err(wrong("detection", d, dt.id[d], dv.len()));
                 }
-                if far.is_some_and(|f| f.is_far(gv, bb, area, dv)) {
+                if far.is_some_and(|f| f.is_far(truth, bb, area, dv)) {
                     lens.push(FAR);
                     continue;
                 }
                 let before = buf.len();
-                push_exponents(&mut buf, &self.vars, gv, bb, area, dv);
+                push_exponents(&mut buf, &self.vars, truth, bb, area, dv);
                 lens.push(buf.len() - before);
             }
         }

@@ -418,6 +418,18 @@ impl Index {
         })
     }
 
+    /// Annotation rows, in file order, whose `category_id` is one of `cat_ids` (a record
+    /// without one reads as category 0, as in the columns).
+    pub fn category_rows(&self, cat_ids: &[i64]) -> Vec<usize> {
+        let mut wanted = cat_ids.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let cats = &self.ann.category_id;
+        (0..self.annotations.len())
+            .filter(|&r| wanted.binary_search(&cats.get(r)).is_ok())
+            .collect()
+    }
+
     /// The `keypoints` of annotation records `rows` (None where absent), read as
     /// [`json::parse_numeric_members`] reads them, straight from where the scan found them
     /// (records the scan could not place are walked).
