@@ -86,29 +86,40 @@ fn image_positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
         .collect()
 }
 
-/// Rows of `anns` keyed by (image position, category id), sorted stably by that key: each
-/// group keeps `getAnnIds` order. Rows of images outside `img_ids` are dropped. A counting
-/// sort by image (stable, linear), then a stable sort by category inside each image.
-fn keyed(params: &Params, anns: &Anns) -> Vec<(usize, i64, u32)> {
-    let positions = image_positions(&params.img_ids, &anns.image_id);
-    let inside: Vec<(usize, i64, u32)> = positions
-        .iter()
-        .enumerate()
-        .filter(|&(_, &i)| i != OUTSIDE)
-        .map(|(r, &i)| (i as usize, anns.category_id[r], r as u32))
-        .collect();
-    let mut rows = counting_sort(&inside, params.img_ids.len(), |&(i, _, _)| i);
-    let mut s = 0;
-    while s < rows.len() {
-        let e = s + rows[s..].partition_point(|r| r.0 == rows[s].0);
-        rows[s..e].sort_by_key(|&(_, c, _)| c);
-        s = e;
+/// A row keyed by its cell: (image position, category position, row).
+type Key = (u32, u32, u32);
+
+/// Rows of `anns` whose image is in `img_ids` and whose category is in `cats` (sorted,
+/// distinct), keyed by (image position, category position) and sorted stably by that key:
+/// each group keeps `getAnnIds` order. Two stable counting sorts, by category and then by
+/// image: linear, and 12 bytes a row (these lists are the largest thing evaluate builds for
+/// a big results file, and fresh pages are costly).
+fn keyed(params: &Params, cats: &[i64], anns: &Anns) -> Vec<Key> {
+    let images = image_positions(&params.img_ids, &anns.image_id);
+    let categories = image_positions(cats, &anns.category_id);
+    let mut count = vec![0usize; cats.len() + 1];
+    for (&i, &c) in images.iter().zip(&categories) {
+        if i != OUTSIDE && c != OUTSIDE {
+            count[c as usize + 1] += 1;
+        }
     }
-    rows
+    for b in 1..count.len() {
+        count[b] += count[b - 1];
+    }
+    let mut by_category: Vec<Key> = vec![(0, 0, 0); count[cats.len()]];
+    for (r, (&i, &c)) in images.iter().zip(&categories).enumerate() {
+        if i != OUTSIDE && c != OUTSIDE {
+            let slot = &mut count[c as usize];
+            by_category[*slot] = (i, c, r as u32);
+            *slot += 1;
+        }
+    }
+    counting_sort(&by_category, params.img_ids.len(), |&(i, _, _)| i as usize)
 }
 
-/// The end of the (image position, category id) group of keyed rows that starts at `s`.
-fn group_end(keyed: &[(usize, i64, u32)], s: usize) -> usize {
+/// The end of the (image position, category position) group of keyed rows that starts at
+/// `s`.
+fn group_end(keyed: &[Key], s: usize) -> usize {
     let key = (keyed[s].0, keyed[s].1);
     s + keyed[s..]
         .iter()
@@ -116,8 +127,9 @@ fn group_end(keyed: &[(usize, i64, u32)], s: usize) -> usize {
         .unwrap_or(keyed.len() - s)
 }
 
-/// The groups of one side by (image position, category id): ranges into the keyed rows.
-fn groups(keyed: &[(usize, i64, u32)]) -> Vec<(usize, i64, std::ops::Range<usize>)> {
+/// The groups of one side by (image position, category position): ranges into the keyed
+/// rows.
+fn groups(keyed: &[Key]) -> Vec<(u32, u32, std::ops::Range<usize>)> {
     let mut out = Vec::new();
     let mut s = 0;
     while s < keyed.len() {
@@ -152,12 +164,18 @@ fn counting_sort<T: Copy + Default>(
 
 /// The cells of an evaluation, ordered by (category position, image position).
 pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
+    // The categories rows are kept for: with `use_cats`, `cat_ids` (sorted and distinct), so
+    // a category position is a position in `cat_ids`; without, its distinct values.
+    let mut cats = params.cat_ids.clone();
+    cats.sort_unstable();
+    cats.dedup();
+    let cats = &cats;
     let (gk, dk) = if parallel::worth_parallel(2, gt.len() + dt.len()) {
-        parallel::install(|| rayon::join(|| keyed(params, gt), || keyed(params, dt)))
+        parallel::install(|| rayon::join(|| keyed(params, cats, gt), || keyed(params, cats, dt)))
     } else {
-        (keyed(params, gt), keyed(params, dt))
+        (keyed(params, cats, gt), keyed(params, cats, dt))
     };
-    let rows = |keyed: &[(usize, i64, u32)], r: std::ops::Range<usize>| -> Rows {
+    let rows = |keyed: &[Key], r: std::ops::Range<usize>| -> Rows {
         keyed[r].iter().map(|&(_, _, row)| row).collect()
     };
     let mut cells: Vec<Cell> = Vec::new();
@@ -189,9 +207,7 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
                 d = (y as u32, e as u32);
                 y = e;
             }
-            if let Ok(k) = params.cat_ids.binary_search(&key.1) {
-                entries.push((k as u32, key.0 as u32, g, d));
-            }
+            entries.push((key.1, key.0, g, d));
         }
         let sorted = counting_sort(&entries, params.cat_ids.len(), |e| e.0 as usize);
         let cell = |&(k, i, g, d): &Entry| Cell {
@@ -209,19 +225,20 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
     } else {
         // One cell per image: the groups of `cat_ids` in its order (a repeated id repeats).
         let (gg, dg) = (groups(&gk), groups(&dk));
-        let find = |gs: &[(usize, i64, std::ops::Range<usize>)], i: usize, c: i64| {
+        let find = |gs: &[(u32, u32, std::ops::Range<usize>)], i: u32, c: i64| {
+            let c = cats.binary_search(&c).ok()? as u32;
             gs.binary_search_by(|(gi, gc, _)| (*gi, *gc).cmp(&(i, c)))
                 .ok()
                 .map(|p| gs[p].2.clone())
         };
-        let mut images: Vec<usize> = gg.iter().chain(&dg).map(|g| g.0).collect();
+        let mut images: Vec<u32> = gg.iter().chain(&dg).map(|g| g.0).collect();
         images.dedup();
         images.sort_unstable();
         images.dedup();
         for i in images {
             let mut cell = Cell {
                 k: 0,
-                i,
+                i: i as usize,
                 ..Cell::default()
             };
             for &c in &params.cat_ids {
