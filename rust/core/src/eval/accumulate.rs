@@ -155,8 +155,8 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                     }
                     continue;
                 }
-                pick.gather_statuses(ev, &evals, &mut scratch.status);
                 let n = pick.len();
+                pick.walk(ev, &evals, &mut scratch);
                 for t in 0..t0 {
                     let at = (t * al + a) * ml + m;
                     let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
@@ -166,12 +166,16 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                         q[i] = 0.0;
                         s[i] = 0.0;
                     }
-                    block.recall[at] = slot_at(
-                        &scratch.status[t * n..(t + 1) * n],
+                    if n == 0 {
+                        // No detections: recall 0 and nothing sampled.
+                        block.recall[at] = 0.0;
+                        continue;
+                    }
+                    block.recall[at] = sample(
+                        &mut scratch.walks[t],
                         &pick.scores,
                         npig as f64,
                         &p.rec_thrs,
-                        &mut scratch.walk,
                         |r, qv, sv| {
                             let i = ((t * r_out + r) * al + a) * ml + m;
                             q[i] = qv;
@@ -291,20 +295,38 @@ impl Pick {
         self.pos.len()
     }
 
-    /// The statuses of the picked detections at each threshold (T x N, threshold-major),
-    /// read from each (cell, area range) of `evals`.
-    fn gather_statuses(&self, ev: &Evaluation, evals: &[(usize, usize)], out: &mut Vec<u8>) {
-        let (nt, n) = (ev.params.iou_thrs.len(), self.len());
-        let sources: Vec<(&[u8], usize)> = evals
-            .iter()
-            .map(|&(c, a)| (ev.statuses(c, a).0, ev.cell_dt(c).len()))
-            .collect();
-        out.clear();
-        out.resize(nt * n, 0);
+    /// Walks the picked detections once for every threshold together: each threshold's
+    /// true positives in score order, with the false positives before each (`scratch.walks`,
+    /// one per threshold). A detection's statuses at every threshold lie side by side (D x T
+    /// per cell), so each detection costs one read; true positives are rare (at most the
+    /// ground truth), so the per-threshold lists stay short.
+    fn walk(&self, ev: &Evaluation, evals: &[(usize, usize)], scratch: &mut Scratch) {
+        let nt = ev.params.iou_thrs.len();
+        let sources: Vec<&[u8]> = evals.iter().map(|&(c, a)| ev.statuses(c, a).0).collect();
+        let Scratch { walks, fp } = scratch;
+        if walks.len() < nt {
+            walks.resize_with(nt, Walk::default);
+        }
+        for w in walks.iter_mut() {
+            w.fp.clear();
+            w.at.clear();
+        }
+        fp.clear();
+        fp.resize(nt, 0);
         for (i, (&e, &d)) in self.eval.iter().zip(&self.pos).enumerate() {
-            let (status, width) = sources[e as usize];
-            for t in 0..nt {
-                out[t * n + i] = status[t * width + d as usize];
+            let d = d as usize;
+            let row = &sources[e as usize][d * nt..(d + 1) * nt];
+            if i == 0 {
+                for (w, &st) in walks.iter_mut().zip(row) {
+                    w.first_tp = st == TRUE_POSITIVE;
+                }
+            }
+            for ((w, f), &st) in walks.iter_mut().zip(fp.iter_mut()).zip(row) {
+                if st == TRUE_POSITIVE {
+                    w.fp.push(*f);
+                    w.at.push(i as u32);
+                }
+                *f += u32::from(st == FALSE_POSITIVE);
             }
         }
     }
@@ -313,24 +335,59 @@ impl Pick {
 /// Buffers reused from one slot to the next.
 #[derive(Default)]
 struct Scratch {
-    status: Vec<u8>,
-    walk: Walk,
+    /// One per threshold.
+    walks: Vec<Walk>,
+    /// False positives so far, per threshold.
+    fp: Vec<u32>,
 }
 
-/// Per true positive in score order (the j-th holds j + 1 true positives): the false
-/// positives before it, its precision (then the running maximum from the right) and its
-/// score.
+/// One threshold's walk over a slot's picked detections (score order): per true positive
+/// (the j-th holds j + 1 true positives) the false positives before it and its position;
+/// whether the first detection is a true positive; and buffers for the precision (then the
+/// running maximum from the right) and recall at each true positive.
 #[derive(Default)]
 struct Walk {
     fp: Vec<u32>,
     at: Vec<u32>,
+    first_tp: bool,
     pr: Vec<f64>,
     rc: Vec<f64>,
 }
 
 /// One (threshold, slot) over its picked detections' statuses and scores (score order):
 /// returns the recall and hands `emit(r, precision, score)` the sampled values (recall
-/// thresholds past the last sample keep their 0).
+/// thresholds past the last sample keep their 0). [`Pick::walk`] and [`sample`] do the same
+/// for every threshold at once; this one-threshold form is what the tests hold against
+/// pycocotools' own code.
+#[cfg(test)]
+fn slot_at(
+    status: &[u8],
+    scores: &[f64],
+    npig: f64,
+    rec_thrs: &[f64],
+    w: &mut Walk,
+    emit: impl FnMut(usize, f64, f64),
+) -> f64 {
+    let Some(&first_status) = status.first() else {
+        // No detections: recall 0 and nothing sampled (index 0 is already past the end).
+        return 0.0;
+    };
+    w.fp.clear();
+    w.at.clear();
+    w.first_tp = first_status == TRUE_POSITIVE;
+    let mut fp = 0u32;
+    for (i, &st) in status.iter().enumerate() {
+        if st == TRUE_POSITIVE {
+            w.fp.push(fp);
+            w.at.push(i as u32);
+        }
+        fp += u32::from(st == FALSE_POSITIVE);
+    }
+    sample(w, scores, npig, rec_thrs, emit)
+}
+
+/// The precision, recall and scores of one (threshold, slot) from its walk (at least one
+/// detection): returns the recall and hands `emit(r, precision, score)` the sampled values.
 ///
 /// pycocotools builds, over the detections, `tp` and `fp` cumulative sums,
 /// `pr = tp / (fp + tp + np.spacing(1))` made non-increasing from the right, `rc = tp / npig`,
@@ -340,34 +397,16 @@ struct Walk {
 /// right-running maximum of `pr` at a true positive is the maximum over the true positives
 /// from there on (`pr` falls at a false positive and stays at an ignored one). Each `pr` is
 /// computed with pycocotools' operations, in its order.
-fn slot_at(
-    status: &[u8],
+fn sample(
+    w: &mut Walk,
     scores: &[f64],
     npig: f64,
     rec_thrs: &[f64],
-    w: &mut Walk,
     mut emit: impl FnMut(usize, f64, f64),
 ) -> f64 {
-    let Some(&first_status) = status.first() else {
-        // No detections: recall 0 and nothing sampled (index 0 is already past the end).
-        return 0.0;
-    };
-    // Branch-free: every detection writes the slot of the next true positive, which only a
-    // true positive keeps (by moving on). Every slot read below was written here first, so
-    // the buffers only grow (no clearing).
-    if w.fp.len() <= status.len() {
-        w.fp.resize(status.len() + 1, 0);
-        w.at.resize(status.len() + 1, 0);
-    }
-    let (mut tp, mut fp) = (0usize, 0u32);
-    for (i, &st) in status.iter().enumerate() {
-        w.fp[tp] = fp;
-        w.at[tp] = i as u32;
-        tp += usize::from(st == TRUE_POSITIVE);
-        fp += u32::from(st == FALSE_POSITIVE);
-    }
+    let tp = w.fp.len();
     w.pr.clear();
-    w.pr.extend(w.fp[..tp].iter().enumerate().map(|(j, &f)| {
+    w.pr.extend(w.fp.iter().enumerate().map(|(j, &f)| {
         let (tpf, fpf) = ((j + 1) as f64, f64::from(f));
         tpf / (fpf + tpf + f64::EPSILON)
     }));
@@ -376,7 +415,7 @@ fn slot_at(
         running = running.max(*v);
         *v = running;
     }
-    let rc0 = f64::from(u8::from(first_status == TRUE_POSITIVE)) / npig;
+    let rc0 = f64::from(u8::from(w.first_tp)) / npig;
     // The recall at each true positive, one division each, for a merge with the thresholds
     // when they ascend (pycocotools' grid), else a search per threshold.
     w.rc.clear();

@@ -26,7 +26,7 @@ pub(super) struct Cell {
     pub dt: Rows,
     /// The scores of `dt`.
     pub scores: SmallVec<[f64; 2]>,
-    /// Matching statuses per area range (A x T x D; see `matching::match_cell`).
+    /// Matching statuses per area range (A x D x T; see `matching::match_cell`).
     pub status: Vec<u8>,
     /// Not-ignored ground truths per area range.
     pub npig: SmallVec<[u32; 4]>,

@@ -203,7 +203,8 @@ impl Matcher {
 }
 
 /// The matching of cell `c` at every area range, kept compact: detection statuses
-/// (A x T x D) and the number of not-ignored ground truths per area range.
+/// (A x D x T: a detection's thresholds side by side, as accumulate reads them) and the
+/// number of not-ignored ground truths per area range.
 pub(super) fn match_cell(
     params: &Params,
     c: &Cell,
@@ -229,16 +230,12 @@ pub(super) fn match_cell(
         let block = &mut status[a * nt * nd..(a + 1) * nt * nd];
         // A detection left unmatched (or matched to a ground truth of id 0, which reads as
         // unmatched) is ignored outside the area range: the same at every threshold.
-        let (first, rest) = block.split_at_mut(nd);
-        for (s, &d) in first.iter_mut().zip(&c.dt) {
-            *s = if outside(dt.area[d as usize], rng) {
+        for (row, &d) in block.chunks_exact_mut(nt).zip(&c.dt) {
+            row.fill(if outside(dt.area[d as usize], rng) {
                 IGNORED
             } else {
                 FALSE_POSITIVE
-            };
-        }
-        for row in rest.chunks_exact_mut(nd) {
-            row.copy_from_slice(first);
+            });
         }
         if c.gt.is_empty() {
             // Detections only: all unmatched.
@@ -251,13 +248,13 @@ pub(super) fn match_cell(
             // Nothing matched at any threshold: every detection stays unmatched.
             continue;
         }
-        for (row, matched) in block.chunks_exact_mut(nd).zip(m.matched.chunks_exact(nd)) {
-            for (s, &j) in row.iter_mut().zip(matched) {
+        for (t, matched) in m.matched.chunks_exact(nd).enumerate() {
+            for (d, &j) in matched.iter().enumerate() {
                 if j != NONE {
                     if m.ignore[j as usize] {
-                        *s = IGNORED;
+                        block[d * nt + t] = IGNORED;
                     } else if m.gt_id(c, gt, j) != 0 {
-                        *s = TRUE_POSITIVE;
+                        block[d * nt + t] = TRUE_POSITIVE;
                     }
                 }
             }

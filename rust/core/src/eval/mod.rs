@@ -285,7 +285,7 @@ impl Evaluation {
         )
     }
 
-    /// Detection statuses of cell `c` at area range `a` (T x D: [`matching::IGNORED`],
+    /// Detection statuses of cell `c` at area range `a` (D x T: [`matching::IGNORED`],
     /// `TRUE_POSITIVE` or `FALSE_POSITIVE`) and its number of not-ignored ground truths.
     pub fn statuses(&self, c: usize, a: usize) -> (&[u8], u32) {
         let cell = &self.cells[c];
