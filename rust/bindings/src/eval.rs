@@ -3,6 +3,7 @@
 //! GIL, results back as numpy arrays. `cocors.cocoeval` builds pycocotools' API on top.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cocors_core::eval::{
     accumulate, from_index, from_results, AccumulateParams, Anns, EvalImg, Evaluation, Geometry,
@@ -156,7 +157,7 @@ pub fn eval_anns_from_dicts<'py>(
 ) -> PyResult<PyEvalAnns> {
     let kind = iou_type_of(py, iou_type)?;
     let mut out = Anns::empty(kind);
-    let mut boxes = Vec::new();
+    let (mut boxes, mut area, mut score) = (Vec::new(), Vec::new(), Vec::new());
     let mut segms: Vec<(Value, u64, u64)> = Vec::new();
     let mut sizes: HashMap<i64, (u64, u64)> = HashMap::new();
     let mut kp = Keypoints {
@@ -193,7 +194,7 @@ pub fn eval_anns_from_dicts<'py>(
         out.image_id.push(image_id);
         out.category_id
             .push(int_field(intern!(py, "category_id"), "category_id")?);
-        out.area.push(num_field(intern!(py, "area"), "area")?);
+        area.push(num_field(intern!(py, "area"), "area")?);
         if gt {
             // `_prepare`: ignore = 'iscrowd' in gt and gt['iscrowd']; the IoU and matching
             // crowd rule reads int(iscrowd).
@@ -215,7 +216,7 @@ pub fn eval_anns_from_dicts<'py>(
             out.crowd.push(crowd);
             out.ignore.push(ignore);
         } else {
-            out.score.push(num_field(intern!(py, "score"), "score")?);
+            score.push(num_field(intern!(py, "score"), "score")?);
         }
         let bbox = |what: &str| -> PyResult<[f64; 4]> {
             let mut v = Vec::with_capacity(4);
@@ -259,8 +260,10 @@ pub fn eval_anns_from_dicts<'py>(
             }
         }
     }
+    out.area = Arc::new(area);
+    out.score = Arc::new(score);
     match kind {
-        IouType::Bbox => out.geometry = Geometry::Boxes(boxes),
+        IouType::Bbox => out.geometry = Geometry::Boxes(Arc::new(boxes)),
         IouType::Keypoints => out.geometry = Geometry::Keypoints(kp.into(), boxes),
         IouType::Segm => {
             let ids = &out.id;

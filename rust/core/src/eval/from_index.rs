@@ -33,23 +33,26 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
         }
     };
     let mut out = Anns::empty(kind);
+    let mut area = Vec::with_capacity(rows.len());
     for &r in rows {
         need(r, flag::HAS_AREA, "area", "a number")?;
         out.id.push(idx.annotations.ids.get(r));
         out.image_id.push(idx.ann.image_id.get(r));
         out.category_id.push(idx.ann.category_id.get(r));
-        out.area.push(idx.ann.area[r]);
+        area.push(idx.ann.area[r]);
         need(r, flag::HAS_ISCROWD, "iscrowd", "0 or 1")?;
         let crowd = idx.ann.flags[r] & flag::ISCROWD != 0;
         out.crowd.push(crowd);
         out.ignore.push(crowd);
     }
+    out.area = Arc::new(area);
     match kind {
         IouType::Bbox => {
             for &r in rows {
                 need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
             }
-            out.geometry = Geometry::Boxes(rows.iter().map(|&r| idx.ann.bbox[r]).collect());
+            out.geometry =
+                Geometry::Boxes(Arc::new(rows.iter().map(|&r| idx.ann.bbox[r]).collect()));
         }
         IouType::Segm => {
             out.geometry = Geometry::Masks(idx.annotation_rles(rows)?.into());
@@ -145,11 +148,11 @@ pub fn from_results(
     out.id = (1..=n as i64).collect();
     out.image_id = a.image_id.to_vec();
     out.category_id = a.category_id.to_vec();
-    out.area = a.area.clone();
-    out.score = a.score.clone();
+    out.area = Arc::clone(&a.area);
+    out.score = Arc::clone(&a.score);
     let rows: Vec<usize> = (0..n).collect();
     out.geometry = match kind {
-        IouType::Bbox => Geometry::Boxes(a.bbox.clone()),
+        IouType::Bbox => Geometry::Boxes(Arc::clone(&a.bbox)),
         IouType::Segm => match &idx.result_masks {
             Some(m) => Geometry::Packed(Arc::clone(m)),
             None => Geometry::Masks(result_masks(idx, branch, &rows, size)?.into()),

@@ -56,7 +56,7 @@ impl Keypoints {
 /// The shapes that IoU or OKS is computed from.
 #[derive(Debug, Clone)]
 pub enum Geometry {
-    Boxes(Vec<[f64; 4]>),
+    Boxes(Arc<Vec<[f64; 4]>>),
     Masks(Arc<[Rle]>),
     /// Masks as compact strings (a results index keeps them so), decoded cell by cell.
     Packed(Arc<Packed>),
@@ -71,9 +71,10 @@ pub struct Anns {
     pub id: Vec<i64>,
     pub image_id: Vec<i64>,
     pub category_id: Vec<i64>,
-    pub area: Vec<f64>,
+    /// Areas, scores and boxes are shared with a results index rather than copied.
+    pub area: Arc<Vec<f64>>,
     /// Detection scores (empty for ground truth).
-    pub score: Vec<f64>,
+    pub score: Arc<Vec<f64>>,
     /// Ground truth: `int(iscrowd) != 0`, the crowd rule of IoU and matching.
     pub crowd: Vec<bool>,
     /// Ground truth: `_prepare`'s `ignore` (`iscrowd` truthy; for keypoints also
@@ -89,12 +90,12 @@ impl Anns {
             id: Vec::new(),
             image_id: Vec::new(),
             category_id: Vec::new(),
-            area: Vec::new(),
-            score: Vec::new(),
+            area: Arc::default(),
+            score: Arc::default(),
             crowd: Vec::new(),
             ignore: Vec::new(),
             geometry: match kind {
-                IouType::Bbox => Geometry::Boxes(Vec::new()),
+                IouType::Bbox => Geometry::Boxes(Arc::default()),
                 IouType::Segm => Geometry::Masks(Arc::from(Vec::new())),
                 IouType::Keypoints => Geometry::Keypoints(
                     Arc::new(Keypoints {

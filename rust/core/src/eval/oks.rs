@@ -427,7 +427,7 @@ mod tests {
             gt.id.push(i as i64 + 1);
             gt.image_id.push(1);
             gt.category_id.push(1);
-            gt.area.push(*area);
+            Arc::make_mut(&mut gt.area).push(*area);
             gt.crowd.push(false);
             gt.ignore.push(false);
         }
@@ -440,8 +440,8 @@ mod tests {
             dt.id.push(i as i64 + 1);
             dt.image_id.push(1);
             dt.category_id.push(1);
-            dt.area.push(100.0);
-            dt.score.push(1.0 - i as f64 * 0.1);
+            Arc::make_mut(&mut dt.area).push(100.0);
+            Arc::make_mut(&mut dt.score).push(1.0 - i as f64 * 0.1);
         }
         dt.geometry = Geometry::Keypoints(kp(dts.iter().collect()), Vec::new());
         (gt, dt)

@@ -95,10 +95,11 @@ impl Table {
 pub struct AnnColumns {
     pub image_id: IntColumn,
     pub category_id: IntColumn,
-    pub area: Vec<f64>,
-    pub bbox: Vec<[f64; 4]>,
+    /// Shared (not copied) with the evaluations that read them.
+    pub area: Arc<Vec<f64>>,
+    pub bbox: Arc<Vec<[f64; 4]>>,
     /// Detection scores (results files only; empty otherwise).
-    pub score: Vec<f64>,
+    pub score: Arc<Vec<f64>>,
     /// [`flag`] bits: which optional fields exist, the crowd flag.
     pub flags: Vec<u8>,
     /// (row, place of its `keypoints` value in the record) of the records that have one, by
@@ -212,9 +213,9 @@ impl Index {
         let ann = AnnColumns {
             image_id: shrink_ints(std::mem::take(&mut a.image_id)),
             category_id: shrink_ints(std::mem::take(&mut a.category_id)),
-            area: shrink(std::mem::take(&mut a.area)),
-            bbox: shrink(std::mem::take(&mut a.bbox)),
-            score: shrink(std::mem::take(&mut a.score)),
+            area: Arc::new(shrink(std::mem::take(&mut a.area))),
+            bbox: Arc::new(shrink(std::mem::take(&mut a.bbox))),
+            score: Arc::new(shrink(std::mem::take(&mut a.score))),
             flags: shrink(std::mem::take(&mut a.flags)),
             keypoints: shrink(std::mem::take(&mut a.keypoints)),
         };

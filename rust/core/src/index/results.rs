@@ -112,17 +112,18 @@ impl Index {
                 if let Some(r) = self.ann.flags.iter().position(|f| f & flag::HAS_BBOX == 0) {
                     return Err(self.result_error(r, "bbox", "[x, y, width, height]"));
                 }
-                self.ann.area = self.ann.bbox.iter().map(|b| b[2] * b[3]).collect();
+                self.ann.area = Arc::new(self.ann.bbox.iter().map(|b| b[2] * b[3]).collect());
             }
             Branch::Segm => {
                 let rows: Vec<usize> = (0..n).collect();
                 let (masks, area, bbox) = self.result_rles(&rows)?;
+                let boxes = Arc::make_mut(&mut self.ann.bbox);
                 for (r, b) in bbox.into_iter().enumerate() {
                     if self.ann.flags[r] & flag::HAS_BBOX == 0 {
-                        self.ann.bbox[r] = b;
+                        boxes[r] = b;
                     }
                 }
-                self.ann.area = area;
+                self.ann.area = Arc::new(area);
                 self.result_masks = Some(Arc::new(masks));
             }
             Branch::Keypoints => {
@@ -132,7 +133,9 @@ impl Index {
                     values: Vec::new(),
                     starts: vec![0],
                 };
-                for (r, kp) in self.result_keypoints(&rows)?.into_iter().enumerate() {
+                let values = self.result_keypoints(&rows)?;
+                let boxes = Arc::make_mut(&mut self.ann.bbox);
+                for (r, kp) in values.into_iter().enumerate() {
                     let x = min_max(kp.iter().step_by(3));
                     let y = min_max(kp.iter().skip(1).step_by(3));
                     let (Some((x0, x1)), Some((y0, y1))) = (x, y) else {
@@ -140,11 +143,11 @@ impl Index {
                         return Err(self.result_error(r, "keypoints", "a list of x, y, v numbers"));
                     };
                     area.push((x1 - x0) * (y1 - y0));
-                    self.ann.bbox[r] = [x0, y0, x1 - x0, y1 - y0];
+                    boxes[r] = [x0, y0, x1 - x0, y1 - y0];
                     kept.values.extend(kp);
                     kept.starts.push(kept.values.len());
                 }
-                self.ann.area = area;
+                self.ann.area = Arc::new(area);
                 kept.values.shrink_to_fit();
                 self.result_keypoints = Some(Arc::new(kept));
             }
@@ -258,8 +261,8 @@ mod tests {
         };
         assert_eq!(idx.results, Some(Branch::Bbox));
         assert_eq!(idx.annotations.ids.to_vec(), [1, 2]);
-        assert_eq!(idx.ann.area, [13.5, 4.0]);
-        assert_eq!(idx.ann.score, [0.5, 1.0]);
+        assert_eq!(*idx.ann.area, [13.5, 4.0]);
+        assert_eq!(*idx.ann.score, [0.5, 1.0]);
 
         let Ok(idx) = open(
             r#"[{"image_id": 1, "category_id": 2, "segmentation": {"size": [4, 4], "counts": "62113"}, "score": 0.5}]"#,
@@ -267,8 +270,8 @@ mod tests {
             unreachable!("segm results index")
         };
         assert_eq!(idx.results, Some(Branch::Segm));
-        assert_eq!(idx.ann.area, [5.0]);
-        assert_eq!(idx.ann.bbox, [[1.0, 1.0, 2.0, 3.0]]);
+        assert_eq!(*idx.ann.area, [5.0]);
+        assert_eq!(*idx.ann.bbox, [[1.0, 1.0, 2.0, 3.0]]);
 
         let Ok(idx) = open(
             r#"[{"image_id": 1, "category_id": 1, "keypoints": [1, 5, 2, 4, 1.5, 2, 3, 9, 0], "score": 0.5},
