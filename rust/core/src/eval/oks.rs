@@ -6,6 +6,11 @@
 //! caller's `exp`, a batch of cells at a time (the Python binding passes `np.exp` itself, which
 //! is then exact on whatever CPU numpy picks its kernel for). (2) `np.sum` is numpy's pairwise
 //! summation, replicated by [`pairwise_sum`].
+//!
+//! Two shortcuts leave the numbers unchanged: exponents whose `exp` is 0 in every
+//! implementation are not handed to `exp` ([`underflows`]), and pairs too far apart to reach
+//! any threshold get no OKS during evaluate ([`Far`]; matching skips them as it would skip
+//! their exact values, and `ious` computes those on request).
 
 use rayon::prelude::*;
 
