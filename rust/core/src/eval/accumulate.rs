@@ -122,10 +122,16 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                         .collect()
                 }
             };
-            let npig: u64 = evals
+            // Each (cell, area range)'s statuses and not-ignored count, in one pass.
+            let mut npig = 0u64;
+            let sources: Vec<&[u8]> = evals
                 .iter()
-                .map(|&(c, a)| u64::from(ev.statuses(c, a).1))
-                .sum();
+                .map(|&(c, a)| {
+                    let (status, n) = ev.statuses(c, a);
+                    npig += u64::from(n);
+                    status
+                })
+                .collect();
             if npig == 0 {
                 continue;
             }
@@ -156,7 +162,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
                     continue;
                 }
                 let n = pick.len();
-                pick.walk(ev, &evals, &mut scratch);
+                pick.walk(ev.params.iou_thrs.len(), &sources, &mut scratch);
                 for t in 0..t0 {
                     let at = (t * al + a) * ml + m;
                     let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
@@ -297,12 +303,10 @@ impl Pick {
 
     /// Walks the picked detections once for every threshold together: each threshold's
     /// true positives in score order, with the false positives before each (`scratch.walks`,
-    /// one per threshold). A detection's statuses at every threshold lie side by side (D x T
-    /// per cell), so each detection costs one read; true positives are rare (at most the
-    /// ground truth), so the per-threshold lists stay short.
-    fn walk(&self, ev: &Evaluation, evals: &[(usize, usize)], scratch: &mut Scratch) {
-        let nt = ev.params.iou_thrs.len();
-        let sources: Vec<&[u8]> = evals.iter().map(|&(c, a)| ev.statuses(c, a).0).collect();
+    /// one per threshold). `sources` holds each slot entry's statuses (D x T: a detection's
+    /// thresholds side by side, so each detection costs one read); true positives are rare
+    /// (at most the ground truth), so the per-threshold lists stay short.
+    fn walk(&self, nt: usize, sources: &[&[u8]], scratch: &mut Scratch) {
         let Scratch { walks, fp } = scratch;
         if walks.len() < nt {
             walks.resize_with(nt, Walk::default);

@@ -26,8 +26,8 @@ pub(super) struct Cell {
     pub dt: Rows,
     /// The scores of `dt`.
     pub scores: SmallVec<[f64; 2]>,
-    /// Matching statuses per area range (A x D x T; see `matching::match_cell`).
-    pub status: Vec<u8>,
+    /// Where its statuses start in each area range's arena (see `Evaluation`).
+    pub status_at: usize,
     /// Not-ignored ground truths per area range.
     pub npig: SmallVec<[u32; 4]>,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.

@@ -202,18 +202,20 @@ impl Matcher {
     }
 }
 
-/// The matching of cell `c` at every area range, kept compact: detection statuses
-/// (A x D x T: a detection's thresholds side by side, as accumulate reads them) and the
-/// number of not-ignored ground truths per area range.
+/// The matching of cell `c` at every area range, kept compact: detection statuses into
+/// `status` (A x D x T: a detection's thresholds side by side, as accumulate reads them) and
+/// the number of not-ignored ground truths per area range, returned.
 pub(super) fn match_cell(
     params: &Params,
     c: &Cell,
     gt: &Anns,
     dt: &Anns,
     matcher: &mut Matcher,
-) -> (Vec<u8>, smallvec::SmallVec<[u32; 4]>) {
+    status: &mut Vec<u8>,
+) -> smallvec::SmallVec<[u32; 4]> {
     let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
-    let mut status = vec![IGNORED; params.area_rng.len() * nt * nd];
+    status.clear();
+    status.resize(params.area_rng.len() * nt * nd, IGNORED);
     let mut npig = smallvec::SmallVec::new();
     if nd == 0 || nt == 0 {
         // Ground truth only (or no thresholds): nothing to match, only the not-ignored count.
@@ -223,7 +225,7 @@ pub(super) fn match_cell(
                 .iter()
                 .map(|&rng| c.gt.iter().filter(|&&g| !gt_ignored(gt, g, rng)).count() as u32),
         );
-        return (status, npig);
+        return npig;
     }
     matcher.new_cell();
     for (a, &rng) in params.area_rng.iter().enumerate() {
@@ -260,7 +262,7 @@ pub(super) fn match_cell(
             }
         }
     }
-    (status, npig)
+    npig
 }
 
 /// `evaluateImg(imgId, catId, aRng, maxDet)` for cell `c`.
