@@ -24,12 +24,9 @@ pub(super) struct Cell {
     /// Detection rows stable-sorted by decreasing score (`np.argsort(-s, kind='mergesort')`)
     /// and truncated to `max_det`.
     pub dt: Rows,
-    /// The scores of `dt`.
-    pub scores: SmallVec<[f64; 2]>,
-    /// Where its statuses start in each area range's arena (see `Evaluation`).
-    pub status_at: usize,
-    /// Not-ignored ground truths per area range.
-    pub npig: SmallVec<[u32; 4]>,
+    /// Where its detections start in the evaluation's per-detection arenas (scores; the
+    /// statuses at `dt_at * T`): the cells' `dt` lengths summed in cell order.
+    pub dt_at: usize,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
     pub ious: SmallVec<[f64; 2]>,
     /// OKS only: some pairs of `ious` were left out as too far apart to match (-inf there).
@@ -258,7 +255,6 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         cell.dt
             .sort_by_key(|&d| descending_key(dt.score[d as usize]));
         cell.dt.truncate(params.max_det);
-        cell.scores = cell.dt.iter().map(|&d| dt.score[d as usize]).collect();
     };
     if parallel::worth_parallel(cells.len(), dt.len() * 8) {
         parallel::install(|| cells.par_iter_mut().for_each(finish));

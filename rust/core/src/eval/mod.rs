@@ -175,6 +175,10 @@ pub struct Evaluation {
     /// over the heap, those reads were mostly cache misses (an Objects365-sized walk ~40 ns
     /// a detection).
     status: Vec<Vec<u8>>,
+    /// Every cell's detection scores (its `dt` order) at its `dt_at`.
+    scores: Vec<f64>,
+    /// Not-ignored ground truths per (cell, area range), C x A.
+    npig: Vec<u32>,
 }
 
 impl Evaluation {
@@ -194,6 +198,16 @@ impl Evaluation {
             return Err(Error::Eval(format!("areaRng holds {nan}")));
         }
         let mut cells = cells::group(&params, gt, dt);
+        // Per-detection arenas rather than small vectors in each of (up to) millions of cells.
+        let mut total = 0;
+        for c in cells.iter_mut() {
+            c.dt_at = total;
+            total += c.dt.len();
+        }
+        let mut scores = Vec::with_capacity(total);
+        for c in &cells {
+            scores.extend(c.dt.iter().map(|&d| dt.score[d as usize]));
+        }
         let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() + 1).sum();
         match params.iou_type {
             IouType::Bbox => for_cells(&mut cells, work, |c| {
@@ -215,11 +229,13 @@ impl Evaluation {
                 }
             }
         }
-        let status = match_cells(&params, &mut cells, gt, dt, work);
+        let (status, npig) = match_cells(&params, &mut cells, gt, dt, work);
         Ok(Evaluation {
             params,
             cells,
             status,
+            scores,
+            npig,
         })
     }
 
@@ -287,8 +303,9 @@ impl Evaluation {
     pub fn statuses(&self, c: usize, a: usize) -> (&[u8], u32) {
         let cell = &self.cells[c];
         let block = self.params.iou_thrs.len() * cell.dt.len();
-        let at = cell.status_at;
-        (&self.status[a][at..at + block], cell.npig[a])
+        let at = cell.dt_at * self.params.iou_thrs.len();
+        let npig = self.npig[c * self.params.area_rng.len() + a];
+        (&self.status[a][at..at + block], npig)
     }
 
     /// Detection rows (into the `dt` columns) of cell `c` in score order, truncated.
@@ -298,7 +315,8 @@ impl Evaluation {
 
     /// Scores of the detections of cell `c`, in its order.
     pub fn cell_scores(&self, c: usize) -> &[f64] {
-        &self.cells[c].scores
+        let cell = &self.cells[c];
+        &self.scores[cell.dt_at..cell.dt_at + cell.dt.len()]
     }
 
     /// Ground-truth rows of cell `c` in `getAnnIds` order.
@@ -309,27 +327,27 @@ impl Evaluation {
 
 /// Runs `f` over every cell, in parallel when worth it; the first error in cell order.
 /// The matching of every cell at every area range ([`matching::match_cell`]), cells in
-/// parallel in contiguous runs: each run writes its cells' statuses into its own stretch of
-/// the per-area arenas returned, through one reused buffer (no allocation per cell).
+/// parallel in contiguous runs: each run writes its cells' statuses and not-ignored counts
+/// into its own stretch of the arenas returned (statuses per area range at `dt_at * T`;
+/// counts C x A), through one reused buffer (no allocation per cell).
 fn match_cells(
     params: &Params,
     cells: &mut [Cell],
     gt: &Anns,
     dt: &Anns,
     work: usize,
-) -> Vec<Vec<u8>> {
+) -> (Vec<Vec<u8>>, Vec<u32>) {
     let (nt, na) = (params.iou_thrs.len(), params.area_rng.len());
-    let mut total = 0;
-    for c in cells.iter_mut() {
-        c.status_at = total;
-        total += c.dt.len() * nt;
-    }
+    let total: usize = cells.iter().map(|c| c.dt.len() * nt).sum();
     let mut arenas: Vec<Vec<u8>> = (0..na).map(|_| vec![0u8; total]).collect();
+    let mut npig = vec![0u32; cells.len() * na];
     let parallel = parallel::worth_parallel(cells.len(), work * na);
     // Runs of cells (several per thread, for balance), each with its stretch of every arena.
     let per_run = cells.len().div_ceil(if parallel { 64 } else { 1 }).max(1);
-    let mut tasks: Vec<(&mut [Cell], Vec<&mut [u8]>)> = Vec::new();
+    type Task<'a> = (&'a mut [Cell], Vec<&'a mut [u8]>, &'a mut [u32]);
+    let mut tasks: Vec<Task<'_>> = Vec::new();
     let mut rests: Vec<&mut [u8]> = arenas.iter_mut().map(|v| v.as_mut_slice()).collect();
+    let mut counts = npig.as_mut_slice();
     for run in cells.chunks_mut(per_run) {
         let len: usize = run.iter().map(|c| c.dt.len() * nt).sum();
         let mut outs = Vec::with_capacity(na);
@@ -338,15 +356,18 @@ fn match_cells(
             outs.push(head);
             *rest = tail;
         }
-        tasks.push((run, outs));
+        let (head, tail) = std::mem::take(&mut counts).split_at_mut(run.len() * na);
+        counts = tail;
+        tasks.push((run, outs, head));
     }
-    let one = |(run, mut outs): (&mut [Cell], Vec<&mut [u8]>)| {
+    let one = |(run, mut outs, counts): Task<'_>| {
         let mut matcher = matching::Matcher::default();
         let mut buf = Vec::new();
-        let base = run.first().map_or(0, |c| c.status_at);
-        for c in run.iter_mut() {
-            c.npig = matching::match_cell(params, c, gt, dt, &mut matcher, &mut buf);
-            let (block, at) = (c.dt.len() * nt, c.status_at - base);
+        let base = run.first().map_or(0, |c| c.dt_at * nt);
+        for (j, c) in run.iter_mut().enumerate() {
+            let n = matching::match_cell(params, c, gt, dt, &mut matcher, &mut buf);
+            counts[j * na..(j + 1) * na].copy_from_slice(&n[..na]);
+            let (block, at) = (c.dt.len() * nt, c.dt_at * nt - base);
             for (a, out) in outs.iter_mut().enumerate() {
                 out[at..at + block].copy_from_slice(&buf[a * block..(a + 1) * block]);
             }
@@ -357,7 +378,7 @@ fn match_cells(
     } else {
         tasks.into_iter().for_each(one);
     }
-    arenas
+    (arenas, npig)
 }
 
 fn for_cells(
