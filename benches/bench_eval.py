@@ -190,12 +190,21 @@ def main() -> None:
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "versions": versions(a.python)}
     OUT.mkdir(exist_ok=True)
+    if a.rows and (OUT / "eval.json").exists():
+        # A run of some rows updates those rows of the last full run (the table and chart
+        # then show every row; each row's cells still come from one run).
+        earlier = json.loads((OUT / "eval.json").read_text())["results"]
+        for key, res in earlier.items():
+            results.setdefault(key, res)
+        rows = [r for r in ROWS + [O365] if r[3] in results]
+        tools = [t for t in TOOLS if any(t in results[r[3]] for r in rows)]
     (OUT / "eval.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     lines = ["| data | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
     for row in rows:
         res = results[row[3]]
         ref = res.get("pycocotools", {})
-        lines.append(f"| {row[3]} | " + " | ".join(cell(res[t], ref) for t in tools) + " |")
+        lines.append(f"| {row[3]} | " + " | ".join(cell(res[t], ref) if t in res else "not run"
+                                                   for t in tools) + " |")
     note = ("\nWall time of evaluate + accumulate + summarize (in brackets: COCO(gt) + loadRes(dt), "
             "where tools do different shares of the work) and the process's peak RSS (loading "
             "included); = means stats identical to pycocotools' in this run, ≠ shows the largest "
