@@ -167,10 +167,11 @@ struct Fields {
     height: Option<i64>,
     score: Option<f64>,
     segmentation: bool,
-    /// `num_keypoints` if a number (None where absent or not a number).
-    num_keypoints: Option<f64>,
-    /// Where the `keypoints` value lies, from the record's `{`.
-    keypoints: Option<usize>,
+    /// `num_keypoints` as its flag bits ([`flag::HAS_NUM_KEYPOINTS`], [`flag::NO_KEYPOINTS`]).
+    num_keypoints: u8,
+    /// Where the `keypoints` value lies, from the record's `{` (None also where that is
+    /// beyond 32 bits: such a record is walked). Small, as a window's records are buffered.
+    keypoints: Option<u32>,
     /// Fields whose (last) value is wrong; a later valid value of the same key clears it, as
     /// the last value of a repeated key is the one Python keeps.
     problems: Vec<Problem>,
@@ -395,10 +396,19 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
             }
             // Found again by keypoint evaluation without walking the record.
             (Kind::Annotations, b"keypoints") => {
-                f.keypoints = Some(lx.pos - open);
+                f.keypoints = u32::try_from(lx.pos - open).ok();
                 lx.skip_value(1)?;
             }
-            (Kind::Annotations, b"num_keypoints") => f.num_keypoints = number_field(lx)?,
+            (Kind::Annotations, b"num_keypoints") => {
+                // `num_keypoints == 0` as Python compares (-0.0 included).
+                f.num_keypoints = match number_field(lx)? {
+                    Some(n) => {
+                        let zero = if n == 0.0 { flag::NO_KEYPOINTS } else { 0 };
+                        flag::HAS_NUM_KEYPOINTS | zero
+                    }
+                    None => 0,
+                }
+            }
             (Kind::Results, b"segmentation") => {
                 lx.skip_value(1)?;
                 f.segmentation = true;
@@ -937,18 +947,11 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
                 return;
             }
             recs.area.push(present(f.area, &mut flags, flag::HAS_AREA));
-            if let Some(n) = f.num_keypoints {
-                flags |= flag::HAS_NUM_KEYPOINTS;
-                if n == 0.0 {
-                    flags |= flag::NO_KEYPOINTS;
-                }
-            }
+            flags |= f.num_keypoints;
             // Sparse: only records with keypoints, and only where row and place fit 32 bits
             // (others are read by walking the record).
             if let (Some(at), Ok(row)) = (f.keypoints, u32::try_from(index)) {
-                if let Ok(at) = u32::try_from(at) {
-                    recs.keypoints.push((row, at));
-                }
+                recs.keypoints.push((row, at));
             }
             if let Some((crowd, as_bool)) = f.iscrowd {
                 flags |= flag::HAS_ISCROWD;
