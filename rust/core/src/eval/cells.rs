@@ -15,10 +15,14 @@ pub(super) type Rows = SmallVec<[u32; 4]>;
 /// One (category, image) cell with ground truth or detections.
 #[derive(Debug, Default)]
 pub(super) struct Cell {
-    /// Category position in `params.cat_ids` (0 for all of them without `use_cats`).
-    pub k: usize,
+    /// Category position in `params.cat_ids` (0 for all of them without `use_cats`). The
+    /// positions are 32-bit like the row numbers (an Objects365-sized evaluation has a
+    /// million cells: every byte of a cell counts).
+    pub k: u32,
     /// Image position in `params.img_ids`.
-    pub i: usize,
+    pub i: u32,
+    /// OKS only: some pairs of `ious` were left out as too far apart to match (-inf there).
+    pub oks_far: bool,
     /// Ground-truth rows in `getAnnIds` order (without `use_cats`: by `cat_ids` order first).
     pub gt: Rows,
     /// Detection rows stable-sorted by decreasing score (`np.argsort(-s, kind='mergesort')`)
@@ -29,8 +33,6 @@ pub(super) struct Cell {
     pub dt_at: usize,
     /// D x G IoU or OKS (entry `(d, g)` at `g * D + d`); empty where pycocotools has `[]`.
     pub ious: SmallVec<[f64; 2]>,
-    /// OKS only: some pairs of `ious` were left out as too far apart to match (-inf there).
-    pub oks_far: bool,
 }
 
 /// An integer key that sorts scores as `np.argsort(-s)` does: larger first, -0.0 tied with
@@ -208,8 +210,8 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         }
         let sorted = counting_sort(&entries, params.cat_ids.len(), |e| e.0 as usize);
         let cell = |&(k, i, g, d): &Entry| Cell {
-            k: k as usize,
-            i: i as usize,
+            k,
+            i,
             gt: rows(&gk, g.0 as usize..g.1 as usize),
             dt: rows(&dk, d.0 as usize..d.1 as usize),
             ..Cell::default()
@@ -235,7 +237,7 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
         for i in images {
             let mut cell = Cell {
                 k: 0,
-                i: i as usize,
+                i,
                 ..Cell::default()
             };
             for &c in &params.cat_ids {

@@ -246,20 +246,20 @@ impl Evaluation {
 
     /// The (category position, image position) of cell `c`.
     pub fn cell_key(&self, c: usize) -> (usize, usize) {
-        (self.cells[c].k, self.cells[c].i)
+        (self.cells[c].k as usize, self.cells[c].i as usize)
     }
 
     /// The cells of category position `k`, in image order.
     pub fn category_cells(&self, k: usize) -> std::ops::Range<usize> {
-        let start = self.cells.partition_point(|c| c.k < k);
-        let end = self.cells.partition_point(|c| c.k <= k);
+        let start = self.cells.partition_point(|c| (c.k as usize) < k);
+        let end = self.cells.partition_point(|c| c.k as usize <= k);
         start..end
     }
 
     /// The cell at (category position, image position), if it has anything.
     pub fn find_cell(&self, k: usize, i: usize) -> Option<usize> {
         self.cells
-            .binary_search_by(|c| (c.k, c.i).cmp(&(k, i)))
+            .binary_search_by(|c| (c.k as usize, c.i as usize).cmp(&(k, i)))
             .ok()
     }
 
