@@ -227,6 +227,25 @@ pub(super) fn match_cell(
         );
         return npig;
     }
+    if nd == 1 && c.gt.len() == 1 {
+        one_by_one(params, c, gt, dt, status, &mut npig);
+        return npig;
+    }
+    match_general(params, c, gt, dt, matcher, status, &mut npig);
+    npig
+}
+
+/// [`match_cell`] through the general matcher (`status` already sized and cleared).
+fn match_general(
+    params: &Params,
+    c: &Cell,
+    gt: &Anns,
+    dt: &Anns,
+    matcher: &mut Matcher,
+    status: &mut [u8],
+    npig: &mut smallvec::SmallVec<[u32; 4]>,
+) {
+    let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
     matcher.new_cell();
     for (a, &rng) in params.area_rng.iter().enumerate() {
         let block = &mut status[a * nt * nd..(a + 1) * nt * nd];
@@ -262,7 +281,48 @@ pub(super) fn match_cell(
             }
         }
     }
-    npig
+}
+
+/// [`match_cell`] of a cell with one detection and one ground truth (most cells of an
+/// Objects365-sized evaluation), without the general matcher: at each threshold the
+/// detection takes the ground truth unless its IoU is below the start `min(t, 1 - 1e-10)` (a
+/// NaN IoU or start matches, as in pycocotools); none is taken before it, so crowds and ids
+/// change nothing but the status a match gives (ignored, or unmatched for ground-truth id 0).
+fn one_by_one(
+    params: &Params,
+    c: &Cell,
+    gt: &Anns,
+    dt: &Anns,
+    status: &mut [u8],
+    npig: &mut smallvec::SmallVec<[u32; 4]>,
+) {
+    let nt = params.iou_thrs.len();
+    let (g, d) = (c.gt[0], c.dt[0] as usize);
+    // No IoU (keypoints without use_cats): nothing matches.
+    let iou = c.ious.first().copied();
+    let cap = 1.0 - 1e-10;
+    for (block, &rng) in status.chunks_exact_mut(nt).zip(&params.area_rng) {
+        let ignored = gt_ignored(gt, g, rng);
+        let unmatched = if outside(dt.area[d], rng) {
+            IGNORED
+        } else {
+            FALSE_POSITIVE
+        };
+        let matched = if ignored {
+            IGNORED
+        } else if gt.id[g as usize] != 0 {
+            TRUE_POSITIVE
+        } else {
+            unmatched
+        };
+        for (s, &thr) in block.iter_mut().zip(&params.iou_thrs) {
+            let start = if cap < thr { cap } else { thr };
+            // The general loop's `if v < best: continue` (false for NaN).
+            let below = iou.is_none_or(|v| v < start);
+            *s = if below { unmatched } else { matched };
+        }
+        npig.push(u32::from(!ignored));
+    }
 }
 
 /// `evaluateImg(imgId, catId, aRng, maxDet)` for cell `c`.
@@ -298,4 +358,94 @@ pub(super) fn evaluate_img(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Geometry, IouType};
+    use crate::test_rng::Rng;
+    use std::sync::Arc;
+
+    #[test]
+    fn one_by_one_equals_the_general_matcher() {
+        let mut rng = Rng::new(7);
+        let mut pick = |v: &[f64]| v[rng.below(v.len() as u64) as usize];
+        let edges = [
+            f64::NAN,
+            -0.0,
+            0.0,
+            0.3,
+            0.5,
+            0.55,
+            0.75,
+            1.0 - 1e-10,
+            1.0,
+            2.0,
+        ];
+        let areas = [0.0, 32.0 * 32.0, 50.0, 96.0 * 96.0, 1e10, f64::NAN];
+        for case in 0..4000 {
+            let nt = 1 + case % 11;
+            let thrs: Vec<f64> = (0..nt).map(|_| pick(&edges)).collect();
+            let area_rng = vec![
+                [0.0, 1e10],
+                [pick(&areas), pick(&areas)],
+                [32.0 * 32.0, 96.0 * 96.0],
+            ];
+            let params = Params {
+                iou_type: IouType::Bbox,
+                img_ids: vec![1],
+                cat_ids: vec![1],
+                use_cats: true,
+                iou_thrs: thrs,
+                area_rng,
+                max_det: 100,
+                kpt_oks_sigmas: Vec::new(),
+            };
+            let mut gt = Anns::empty(IouType::Bbox);
+            let mut dt = Anns::empty(IouType::Bbox);
+            let crowd = case % 7 == 0;
+            gt.id = vec![if case % 13 == 0 { 0 } else { 5 }];
+            gt.image_id = vec![1];
+            gt.category_id = vec![1];
+            gt.area = Arc::new(vec![pick(&areas)]);
+            gt.crowd = vec![crowd];
+            gt.ignore = vec![crowd || case % 5 == 0];
+            gt.geometry = Geometry::Boxes(Arc::new(vec![[0.0; 4]]));
+            dt.id = vec![if case % 17 == 0 { 0 } else { 3 }];
+            dt.image_id = vec![1];
+            dt.category_id = vec![1];
+            dt.area = Arc::new(vec![pick(&areas)]);
+            dt.score = Arc::new(vec![0.5]);
+            dt.geometry = Geometry::Boxes(Arc::new(vec![[0.0; 4]]));
+            let mut cell = Cell::default();
+            cell.gt.push(0);
+            cell.dt.push(0);
+            if case % 19 != 0 {
+                // (No IoU at all: keypoints without use_cats.)
+                cell.ious.push(pick(&edges));
+            }
+            let na = params.area_rng.len();
+            let mut fast = vec![IGNORED; na * nt];
+            let mut general = vec![IGNORED; na * nt];
+            let (mut nf, mut ng) = (smallvec::SmallVec::new(), smallvec::SmallVec::new());
+            one_by_one(&params, &cell, &gt, &dt, &mut fast, &mut nf);
+            let mut matcher = Matcher::default();
+            match_general(
+                &params,
+                &cell,
+                &gt,
+                &dt,
+                &mut matcher,
+                &mut general,
+                &mut ng,
+            );
+            assert_eq!(
+                fast, general,
+                "case {case}: {:?} {:?}",
+                params.iou_thrs, cell.ious
+            );
+            assert_eq!(nf, ng, "case {case}");
+        }
+    }
 }
