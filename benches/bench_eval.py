@@ -196,8 +196,7 @@ def main() -> None:
         earlier = json.loads((OUT / "eval.json").read_text())["results"]
         for key, res in earlier.items():
             results.setdefault(key, res)
-        rows = [r for r in ROWS + [O365] if r[3] in results]
-        tools = [t for t in TOOLS if any(t in results[r[3]] for r in rows)]
+        rows, tools = rows_and_tools(results)
     (OUT / "eval.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     lines = ["| data | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
     for row in rows:
@@ -247,9 +246,14 @@ def chart(results: dict, rows: list, tools: list) -> None:
 def redraw() -> None:
     """The chart again from benches/out/eval.json, without running anything."""
     results = json.loads((OUT / "eval.json").read_text())["results"]
+    chart(results, *rows_and_tools(results))
+
+
+def rows_and_tools(results: dict) -> tuple:
+    """The rows present in `results`, in table order, and the tools run on any of them."""
     rows = [r for r in ROWS + [O365] if r[3] in results]
     tools = [t for t in TOOLS if any(t in results[r[3]] for r in rows)]
-    chart(results, rows, tools)
+    return rows, tools
 
 
 if __name__ == "__main__":

@@ -55,10 +55,10 @@ pub(super) fn descending_key(s: f64) -> u64 {
 /// Marks a row whose image is not in `img_ids`.
 const OUTSIDE: u32 = u32::MAX;
 
-/// The position in `img_ids` (sorted, distinct) of each of `image_ids`, or [`OUTSIDE`]:
-/// through a table over the ids' range when it is dense (COCO's ids are), else by binary
-/// search.
-fn image_positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
+/// The position in `img_ids` (sorted, distinct: image or category ids) of each of
+/// `image_ids`, or [`OUTSIDE`]: through a table over the ids' range when it is dense (COCO's
+/// ids are), else by binary search.
+fn positions(img_ids: &[i64], image_ids: &[i64]) -> Vec<u32> {
     let search = |id: &i64| img_ids.binary_search(id).map_or(OUTSIDE, |i| i as u32);
     // min and max rather than the ends, so that ids out of order cannot index outside the
     // table (the table then gives each id its position; the search would not).
@@ -94,26 +94,20 @@ type Key = (u32, u32, u32);
 /// image: linear, and 12 bytes a row (these lists are the largest thing evaluate builds for
 /// a big results file, and fresh pages are costly).
 fn keyed(params: &Params, cats: &[i64], anns: &Anns) -> Vec<Key> {
-    let images = image_positions(&params.img_ids, &anns.image_id);
-    let categories = image_positions(cats, &anns.category_id);
-    let mut count = vec![0usize; cats.len() + 1];
-    for (&i, &c) in images.iter().zip(&categories) {
-        if i != OUTSIDE && c != OUTSIDE {
-            count[c as usize + 1] += 1;
-        }
-    }
-    for b in 1..count.len() {
-        count[b] += count[b - 1];
-    }
-    let mut by_category: Vec<Key> = vec![(0, 0, 0); count[cats.len()]];
-    for (r, (&i, &c)) in images.iter().zip(&categories).enumerate() {
-        if i != OUTSIDE && c != OUTSIDE {
-            let slot = &mut count[c as usize];
-            by_category[*slot] = (i, c, r as u32);
-            *slot += 1;
-        }
-    }
-    counting_sort(&by_category, params.img_ids.len(), |&(i, _, _)| i as usize)
+    let images = positions(&params.img_ids, &anns.image_id);
+    let categories = positions(cats, &anns.category_id);
+    let inside = images
+        .iter()
+        .zip(&categories)
+        .enumerate()
+        .filter(|&(_, (&i, &c))| i != OUTSIDE && c != OUTSIDE)
+        .map(|(r, (&i, &c))| (i, c, r as u32));
+    let by_category = counting_sort(inside, cats.len(), |&(_, c, _)| c as usize);
+    counting_sort(
+        by_category.iter().copied(),
+        params.img_ids.len(),
+        |&(i, _, _)| i as usize,
+    )
 }
 
 /// The end of the (image position, category position) group of keyed rows that starts at
@@ -139,23 +133,24 @@ fn groups(keyed: &[Key]) -> Vec<(u32, u32, std::ops::Range<usize>)> {
     out
 }
 
-/// `items` stably sorted by `bucket(item)` in `0..buckets`, in linear time.
+/// `items` stably sorted by `bucket(item)` in `0..buckets`, in linear time (`items` is
+/// walked twice: counting, then placing).
 fn counting_sort<T: Copy + Default>(
-    items: &[T],
+    items: impl Iterator<Item = T> + Clone,
     buckets: usize,
     bucket: impl Fn(&T) -> usize,
 ) -> Vec<T> {
     let mut next = vec![0usize; buckets + 1];
-    for item in items {
-        next[bucket(item) + 1] += 1;
+    for item in items.clone() {
+        next[bucket(&item) + 1] += 1;
     }
     for b in 1..next.len() {
         next[b] += next[b - 1];
     }
-    let mut out = vec![T::default(); items.len()];
+    let mut out = vec![T::default(); next[buckets]];
     for item in items {
-        let slot = &mut next[bucket(item)];
-        out[*slot] = *item;
+        let slot = &mut next[bucket(&item)];
+        out[*slot] = item;
         *slot += 1;
     }
     out
@@ -208,7 +203,9 @@ pub(super) fn group(params: &Params, gt: &Anns, dt: &Anns) -> Vec<Cell> {
             }
             entries.push((key.1, key.0, g, d));
         }
-        let sorted = counting_sort(&entries, params.cat_ids.len(), |e| e.0 as usize);
+        let sorted = counting_sort(entries.iter().copied(), params.cat_ids.len(), |e| {
+            e.0 as usize
+        });
         let cell = |&(k, i, g, d): &Entry| Cell {
             k,
             i,
@@ -271,7 +268,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn image_positions_by_table_and_by_search_agree() {
+    fn positions_by_table_and_by_search_agree() {
         let ids = [3i64, 5, 6, 10, 11];
         let queries = [10i64, 2, 3, 11, 12, 4, 6, -7, i64::MAX];
         let want: Vec<u32> = queries
@@ -279,18 +276,12 @@ mod tests {
             .map(|q| ids.binary_search(q).map_or(OUTSIDE, |i| i as u32))
             .collect();
         // Dense ids go through the table.
-        assert_eq!(image_positions(&ids, &queries), want);
+        assert_eq!(positions(&ids, &queries), want);
         // Sparse ids through the search.
         let sparse = [1i64, 1 << 40];
-        assert_eq!(
-            image_positions(&sparse, &[1, 1 << 40, 7]),
-            vec![0, 1, OUTSIDE]
-        );
+        assert_eq!(positions(&sparse, &[1, 1 << 40, 7]), vec![0, 1, OUTSIDE]);
         // Ids out of order (not what evaluate passes) must not index outside the table.
-        assert_eq!(
-            image_positions(&[5, 2, 9], &[2, 9, 5, 1]),
-            vec![1, 2, 0, OUTSIDE]
-        );
-        assert_eq!(image_positions(&[], &[1, 2]), vec![OUTSIDE, OUTSIDE]);
+        assert_eq!(positions(&[5, 2, 9], &[2, 9, 5, 1]), vec![1, 2, 0, OUTSIDE]);
+        assert_eq!(positions(&[], &[1, 2]), vec![OUTSIDE, OUTSIDE]);
     }
 }

@@ -36,6 +36,17 @@ fn gt_ignored(gt: &Anns, g: u32, rng: [f64; 2]) -> bool {
     gt.ignore[g] || outside(gt.area[g], rng)
 }
 
+/// The IoU a match needs at threshold `t`: `min([t, 1 - 1e-10])` (Python's min keeps the
+/// first unless the second is less, so a NaN threshold stays NaN).
+pub(super) fn start_of(t: f64) -> f64 {
+    let cap = 1.0 - 1e-10;
+    if cap < t {
+        cap
+    } else {
+        t
+    }
+}
+
 /// What accumulate reads of a detection at a threshold.
 pub const IGNORED: u8 = 0;
 pub const TRUE_POSITIVE: u8 = 1;
@@ -145,9 +156,6 @@ impl Matcher {
         for d in 0..nd {
             ious.extend(m.order.iter().map(|&g| c.ious[g as usize * nd + d]));
         }
-        // Cap of the start: `min([t, 1 - 1e-10])`, Python's min keeps the first unless the
-        // second is less.
-        let cap = 1.0 - 1e-10;
         if taken.len() < ng {
             taken.resize(ng, 0);
         }
@@ -161,7 +169,7 @@ impl Matcher {
                 taken.fill(0);
                 *stamp = 1;
             }
-            let start = if cap < thr { cap } else { thr };
+            let start = start_of(thr);
             let mut free = ng;
             for (d, &drow) in c.dt.iter().enumerate() {
                 if free == 0 && !any_crowd {
@@ -300,7 +308,6 @@ fn one_by_one(
     let (g, d) = (c.gt[0], c.dt[0] as usize);
     // No IoU (keypoints without use_cats): nothing matches.
     let iou = c.ious.first().copied();
-    let cap = 1.0 - 1e-10;
     for (block, &rng) in status.chunks_exact_mut(nt).zip(&params.area_rng) {
         let ignored = gt_ignored(gt, g, rng);
         let unmatched = if outside(dt.area[d], rng) {
@@ -316,7 +323,7 @@ fn one_by_one(
             unmatched
         };
         for (s, &thr) in block.iter_mut().zip(&params.iou_thrs) {
-            let start = if cap < thr { cap } else { thr };
+            let start = start_of(thr);
             // The general loop's `if v < best: continue` (false for NaN).
             let below = iou.is_none_or(|v| v < start);
             *s = if below { unmatched } else { matched };

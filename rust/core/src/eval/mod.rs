@@ -170,7 +170,7 @@ pub struct Evaluation {
     /// Cells ordered by (category position, image position), with their IoUs and matching.
     cells: Vec<Cell>,
     /// Detection statuses per area range: every cell's D x T block in cell order (a cell's
-    /// at its `status_at`). A category's slot is then one short stretch of memory, which
+    /// at its `dt_at * T`). A category's slot is then one short stretch of memory, which
     /// accumulate reads in score order, jumping between cells: with a block per cell spread
     /// over the heap, those reads were mostly cache misses (an Objects365-sized walk ~40 ns
     /// a detection).
@@ -325,7 +325,6 @@ impl Evaluation {
     }
 }
 
-/// Runs `f` over every cell, in parallel when worth it; the first error in cell order.
 /// The matching of every cell at every area range ([`matching::match_cell`]), cells in
 /// parallel in contiguous runs: each run writes its cells' statuses and not-ignored counts
 /// into its own stretch of the arenas returned (statuses per area range at `dt_at * T`;
@@ -381,6 +380,7 @@ fn match_cells(
     (arenas, npig)
 }
 
+/// Runs `f` over every cell, in parallel when worth it; the first error in cell order.
 fn for_cells(
     cells: &mut [Cell],
     work: usize,

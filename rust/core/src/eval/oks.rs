@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::cells::Cell;
+use super::matching;
 use super::{Anns, Geometry, Keypoints, Params};
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -71,40 +72,59 @@ fn visible(v: f64) -> bool {
     v > 0.0
 }
 
-/// Whether ground truth `g` (x, y, v triples) has a visible keypoint (`k1 > 0`).
-fn any_visible(g: &[f64]) -> bool {
-    g.chunks_exact(3).any(|t| visible(t[2]))
+/// One ground truth as computeOks reads it: its keypoints (x, y, v triples), whether any is
+/// visible (`k1 > 0`), its `area + np.spacing(1)` and the box grown by its size on each side
+/// (`x0, x1, y0, y1`), used when none is visible.
+struct Truth<'a> {
+    g: &'a [f64],
+    has_visible: bool,
+    denom: f64,
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
 }
 
-/// Appends the (negated) exponents `-e` of one (detection, ground truth) pair, in the order
-/// numpy builds `e` (only visible keypoints when the ground truth has any: `has_visible` is
-/// [`any_visible`] of `g`).
-fn push_exponents(
-    out: &mut Vec<f64>,
-    vars: &[f64],
-    (g, has_visible): (&[f64], bool),
-    bb: &[f64; 4],
-    area: f64,
-    d: &[f64],
-) {
-    let k = vars.len();
-    // `gt['area'] + np.spacing(1)`.
-    let denom = area + f64::EPSILON;
-    let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
-    let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
-    for j in 0..k {
-        let (xd, yd) = (d[3 * j], d[3 * j + 1]);
-        let (dx, dy) = if has_visible {
+impl<'a> Truth<'a> {
+    fn new(g: &'a [f64], bb: &[f64; 4], area: f64) -> Truth<'a> {
+        Truth {
+            g,
+            has_visible: g.chunks_exact(3).any(|t| visible(t[2])),
+            denom: area + f64::EPSILON,
+            x0: bb[0] - bb[2],
+            x1: bb[0] + bb[2] * 2.0,
+            y0: bb[1] - bb[3],
+            y1: bb[1] + bb[3] * 2.0,
+        }
+    }
+
+    /// `dx**2 + dy**2` of keypoint `j` of detection `d`, or None where numpy leaves it out
+    /// (not visible while the ground truth has visible keypoints).
+    fn squared_distance(&self, j: usize, d: &[f64]) -> Option<f64> {
+        let (g, xd, yd) = (self.g, d[3 * j], d[3 * j + 1]);
+        let (dx, dy) = if self.has_visible {
             if !visible(g[3 * j + 2]) {
-                continue;
+                return None;
             }
             (xd - g[3 * j], yd - g[3 * j + 1])
         } else {
-            (max0(x0 - xd) + max0(xd - x1), max0(y0 - yd) + max0(yd - y1))
+            (
+                max0(self.x0 - xd) + max0(xd - self.x1),
+                max0(self.y0 - yd) + max0(yd - self.y1),
+            )
         };
-        // `(dx**2 + dy**2) / vars / (area + eps) / 2`, negated for `np.exp(-e)`.
-        let e = (dx * dx + dy * dy) / vars[j] / denom / 2.0;
-        out.push(-e);
+        Some(dx * dx + dy * dy)
+    }
+}
+
+/// Appends the (negated) exponents `-e` of one (detection, ground truth) pair, in the order
+/// numpy builds `e`.
+fn push_exponents(out: &mut Vec<f64>, vars: &[f64], truth: &Truth<'_>, d: &[f64]) {
+    for (j, &var) in vars.iter().enumerate() {
+        if let Some(q) = truth.squared_distance(j, d) {
+            // `(dx**2 + dy**2) / vars / (area + eps) / 2`, negated for `np.exp(-e)`.
+            out.push(-(q / var / truth.denom / 2.0));
+        }
     }
 }
 
@@ -137,14 +157,8 @@ struct Far {
 
 impl Far {
     fn new(params: &Params, vars: &[f64]) -> Option<Far> {
-        // The matcher's start at each threshold: `min(t, 1 - 1e-10)`.
-        let cap = 1.0 - 1e-10;
-        let starts = params
-            .iou_thrs
-            .iter()
-            .map(|&t| if cap < t { cap } else { t });
         let mut smallest = f64::INFINITY;
-        for s in starts {
+        for s in params.iou_thrs.iter().map(|&t| matching::start_of(t)) {
             if !(s > 0.0 && s < 1.0) {
                 return None;
             }
@@ -158,33 +172,19 @@ impl Far {
         })
     }
 
-    /// Whether the pair (ground truth `g` with box `bb` and `area`, detection `d`) is far:
-    /// the same differences as [`push_exponents`], every `e` checked against the limit.
-    fn is_far(
-        &self,
-        (g, has_visible): (&[f64], bool),
-        bb: &[f64; 4],
-        area: f64,
-        d: &[f64],
-    ) -> bool {
-        let denom = area + f64::EPSILON;
+    /// Whether the pair (ground truth `truth`, detection `d`) is far: the same differences as
+    /// [`push_exponents`], every `e` checked against the limit.
+    fn is_far(&self, truth: &Truth<'_>, d: &[f64]) -> bool {
+        let denom = truth.denom;
         if !(denom > 0.0 && denom.is_finite()) {
             return false;
         }
         let scale = 0.5 / denom;
-        let (x0, x1) = (bb[0] - bb[2], bb[0] + bb[2] * 2.0);
-        let (y0, y1) = (bb[1] - bb[3], bb[1] + bb[3] * 2.0);
         for (j, &iv) in self.inv_vars.iter().enumerate() {
-            let (xd, yd) = (d[3 * j], d[3 * j + 1]);
-            let (dx, dy) = if has_visible {
-                if !visible(g[3 * j + 2]) {
-                    continue;
-                }
-                (xd - g[3 * j], yd - g[3 * j + 1])
-            } else {
-                (max0(x0 - xd) + max0(xd - x1), max0(y0 - yd) + max0(yd - y1))
+            let Some(q) = truth.squared_distance(j, d) else {
+                continue;
             };
-            let e = (dx * dx + dy * dy) * iv * scale;
+            let e = q * iv * scale;
             // Not far where any term may be large enough (or is NaN).
             let far = e * (1.0 - 1e-12) > self.limit;
             if !far {
@@ -248,20 +248,19 @@ impl<'a> Sides<'a> {
             if gv.len() != 3 * k {
                 return Err(wrong("ground-truth", g, gt.id[g], gv.len()));
             }
-            let (bb, area) = (&self.gboxes[g], gt.area[g]);
-            let truth = (gv, any_visible(gv));
+            let truth = Truth::new(gv, &self.gboxes[g], gt.area[g]);
             for &d in &cell.dt {
                 let d = d as usize;
                 let dv = self.dk.of(d);
                 if dv.len() != 3 * k {
                     return Err(wrong("detection", d, dt.id[d], dv.len()));
                 }
-                if far.is_some_and(|f| f.is_far(truth, bb, area, dv)) {
+                if far.is_some_and(|f| f.is_far(&truth, dv)) {
                     lens.push(FAR);
                     continue;
                 }
                 let before = buf.len();
-                push_exponents(&mut buf, &self.vars, truth, bb, area, dv);
+                push_exponents(&mut buf, &self.vars, &truth, dv);
                 lens.push(buf.len() - before);
             }
         }

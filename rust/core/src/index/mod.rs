@@ -408,17 +408,6 @@ impl Index {
         })
     }
 
-    /// Members `keys` of annotation records `rows` (None where absent), other members skipped.
-    pub fn annotation_members(
-        &self,
-        rows: &[usize],
-        keys: &[&str],
-    ) -> Result<Vec<Vec<Option<json::Member>>>> {
-        self.parse_rows(Kind::Annotations, rows, |b| {
-            json::parse_numeric_members(b, keys)
-        })
-    }
-
     /// Annotation rows, in file order, whose `category_id` is one of `cat_ids` (a record
     /// without one reads as category 0, as in the columns).
     pub fn category_rows(&self, cat_ids: &[i64]) -> Vec<usize> {
@@ -723,12 +712,9 @@ mod tests {
         let idx = Index::open(f.path()).unwrap();
         let rows: Vec<usize> = vec![4, 0, 1, 2, 3];
         let placed = idx.annotation_keypoints(&rows).unwrap();
-        let walked: Vec<_> = idx
-            .annotation_members(&rows, &["keypoints"])
-            .unwrap()
-            .into_iter()
-            .map(|mut m| m.remove(0))
-            .collect();
+        let walked = idx
+            .member_of(Kind::Annotations, &rows, "keypoints")
+            .unwrap();
         assert_eq!(placed, walked);
         assert_eq!(
             placed[1],
