@@ -81,19 +81,33 @@ pub fn areas_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<u32>> {
     })
 }
 
-/// Bounding boxes of input RLEs: each string decoded, then [`ops::bbox_of_counts`] (feeding the
-/// decoder's runs straight into a per-run accumulator measured slower than the two passes).
+/// Bounding boxes of input RLEs: each string decoded into a buffer reused by the worker, then
+/// [`ops::bbox_of_counts`] (feeding the decoder's runs straight into a per-run accumulator
+/// measured slower than the two passes).
 pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
-    try_map(items, input_cost(items), |item| match *item {
+    let one = |buf: &mut Vec<u32>, item: &RleInput<'_>| match *item {
         RleInput::Compressed { h, w, counts } => {
             super::check_size(h, w)?;
-            ops::bbox_of_counts(h, w, &codec::decode_counts(counts)?)
+            codec::decode_counts_into(counts, buf)?;
+            ops::bbox_of_counts(h, w, buf)
         }
         RleInput::Uncompressed { h, w, counts } => {
             super::check_size(h, w)?;
             ops::bbox_of_counts(h, w, counts)
         }
-    })
+    };
+    let results: Vec<Result<[f64; 4]>> = if parallel::worth_parallel(items.len(), input_cost(items))
+    {
+        parallel::install(|| items.par_iter().map_init(Vec::new, one).collect())
+    } else {
+        let mut buf = Vec::new();
+        items.iter().map(|item| one(&mut buf, item)).collect()
+    };
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| e.at_item(i)))
+        .collect()
 }
 
 /// Adds the foreground of one input RLE to the coverage changes `delta`, straight from its

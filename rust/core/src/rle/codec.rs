@@ -22,26 +22,49 @@ const BASE: u8 = b'0';
 const MAX_GROUPS: u32 = 7;
 
 /// Appends the counts string of `counts` to `out`.
+///
+/// pycocotools' loop emits a group and tests whether another follows, a branch that mispredicts
+/// on every change between one- and two-group values. Here the group count comes from the
+/// value's width (the fewest 5-bit groups holding it in two's complement: exactly when
+/// pycocotools' test stops), and all groups are written as one 8-byte word of which the first
+/// `groups` bytes are kept.
 pub fn encode_counts_into(counts: &[u32], out: &mut Vec<u8>) {
     out.reserve(counts.len() * 2);
+    // Values are written to a stack buffer, flushed when it may not hold another 8-byte word.
+    let mut buf = [0u8; 256];
+    let mut pos = 0usize;
     for (i, &c) in counts.iter().enumerate() {
         let mut x = i64::from(c);
         if i > 2 {
             x -= i64::from(counts[i - 2]);
         }
-        loop {
-            let mut group = (x & 0x1f) as u8;
-            x >>= 5;
-            let more = if group & 0x10 != 0 { x != -1 } else { x != 0 };
-            if more {
-                group |= 0x20;
-            }
-            out.push(group + BASE);
-            if !more {
-                break;
-            }
+        if pos > buf.len() - 8 {
+            out.extend_from_slice(&buf[..pos]);
+            pos = 0;
         }
+        if (-16..16).contains(&x) {
+            if let Some(b) = buf.get_mut(pos) {
+                *b = (x & 0x1f) as u8 + BASE;
+            }
+            pos += 1;
+            continue;
+        }
+        // |x| < 2^32, so at most 33 significant bits plus a sign: 1..=7 groups.
+        let significant = 64 - (x ^ (x >> 63)).leading_zeros();
+        let groups = (significant + 5) / 5;
+        let mut word = 0u64;
+        for j in 0..7 {
+            word |= (((x >> (5 * j)) & 0x1f) as u64) << (8 * j);
+        }
+        // Every group but the last has the 0x20 flag; every byte of a group is offset by BASE.
+        let flags = 0x2020_2020_2020_2020u64 & ((1u64 << (8 * (groups - 1))) - 1);
+        let bytes = (word | flags) + 0x3030_3030_3030_3030;
+        if let Some(dst) = buf.get_mut(pos..pos + 8) {
+            dst.copy_from_slice(&bytes.to_le_bytes());
+        }
+        pos += groups as usize;
     }
+    out.extend_from_slice(&buf[..pos]);
 }
 
 /// The counts string of `counts`, as pycocotools' `rleToString` writes it.
@@ -58,8 +81,16 @@ pub fn encode_counts(counts: &[u32]) -> Vec<u8> {
 /// [`decode_counts_checked`], which finds the first offending offset.
 pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
     let mut counts: Vec<u32> = Vec::with_capacity(s.len());
-    decode_counts_with(s, |runs| counts.extend_from_slice(runs))?;
+    decode_counts_into(s, &mut counts)?;
     Ok(counts)
+}
+
+/// [`decode_counts`] into `counts` (cleared first), so that a caller decoding many strings
+/// reuses one buffer.
+pub fn decode_counts_into(s: &[u8], counts: &mut Vec<u32>) -> Result<()> {
+    counts.clear();
+    counts.reserve(s.len());
+    decode_counts_with(s, |runs| counts.extend_from_slice(runs))
 }
 
 /// Decodes a counts string, handing the runs to `sink` in order (in slices of up to 8), without

@@ -48,9 +48,10 @@ pub fn to_bbox(rle: &Rle) -> Result<[f64; 4]> {
 /// When the runs pycocotools reads (an even number) sum below 2^32, its `uint` positions never
 /// wrap and only increase, so the box's columns come from the first and last nonempty
 /// foreground runs alone, and a run crosses a column boundary exactly when its start row plus
-/// its length passes `h`: one remainder per foreground run, by multiplication, and no branch on
-/// the positions. Otherwise (impossible for runs that cover the mask) [`BboxAcc`] follows C's
-/// wrapping arithmetic run by run.
+/// its length passes `h`. The position is followed as (column, row): a background run usually
+/// ends one column further on, so a subtraction replaces the division, which only runs that
+/// pass several boundaries need. Otherwise (impossible for runs that cover the mask)
+/// [`BboxAcc`] follows C's wrapping arithmetic run by run.
 pub fn bbox_of_counts(h: u64, w: u64, counts: &[u32]) -> Result<[f64; 4]> {
     let read = &counts[..counts.len() / 2 * 2];
     let sum: u64 = read.iter().map(|&c| u64::from(c)).sum();
@@ -63,28 +64,50 @@ pub fn bbox_of_counts(h: u64, w: u64, counts: &[u32]) -> Result<[f64; 4]> {
         return Ok([0.0; 4]);
     }
     let (h32, w32) = (h as u32, w as u32);
-    let by_h = Divider::new(h32);
+    // Moves the row back into 0..h, carrying whole columns into the column.
+    let carry = |x: &mut u32, y: &mut u64| {
+        if *y >= h {
+            if *y < 2 * h {
+                *y -= h;
+                *x += 1;
+            } else {
+                *x += (*y / h) as u32;
+                *y %= h;
+            }
+        }
+    };
+    let (mut x, mut y) = (0u32, 0u64);
     let (mut ys, mut ye) = (h32, 0u32);
     let (mut first, mut last) = (u32::MAX, 0u32);
-    let mut any = false;
-    let mut pos = 0u32;
     for pair in read.chunks_exact(2) {
-        let (background, run) = (pair[0], pair[1]);
-        pos += background;
+        let (background, run) = (pair[0], u64::from(pair[1]));
+        y += u64::from(background);
+        carry(&mut x, &mut y);
         if run > 0 {
-            let (_, y_start) = by_h.div_rem(pos);
-            let across = u64::from(y_start) + u64::from(run) > h;
-            ys = ys.min(if across { 0 } else { y_start });
-            ye = ye.max(if across { h32 - 1 } else { y_start + run - 1 });
-            first = first.min(pos);
-            last = pos + run - 1;
-            any = true;
+            first = first.min(x);
+            y += run;
+            if y <= h {
+                ys = ys.min((y - run) as u32);
+                ye = ye.max((y - 1) as u32);
+                last = x;
+                if y == h {
+                    y = 0;
+                    x += 1;
+                }
+            } else {
+                // The run crosses a column boundary: the box spans the full height.
+                ys = 0;
+                ye = h32 - 1;
+                x += ((y - 1) / h) as u32;
+                last = x;
+                y = (y - 1) % h + 1;
+                carry(&mut x, &mut y);
+            }
         }
-        pos += run;
     }
     // pycocotools starts from xs = w (runs past the mask's end can have columns beyond it).
-    let (xs, xe) = if any {
-        (w32.min(by_h.div_rem(first).0), by_h.div_rem(last).0)
+    let (xs, xe) = if first != u32::MAX {
+        (w32.min(first), last)
     } else {
         (w32, 0)
     };
@@ -548,7 +571,11 @@ mod tests {
             let n = next(12) as usize;
             let mut counts = Vec::with_capacity(n);
             for _ in 0..n {
-                let bound = if next(4) == 0 { 3 } else { 2 * h };
+                let bound = match next(6) {
+                    0 => 3,
+                    1 => 5 * h * w,
+                    _ => 2 * h,
+                };
                 counts.push(next(bound) as u32);
             }
             let mut acc = BboxAcc::new(h, w);
