@@ -203,3 +203,38 @@ def test_random_counts_bytes_never_crash(s):
 def test_thread_count_validation():
     with pytest.raises(CocorsError, match="n must be >= 0"):
         cocors.set_num_threads(-1)
+
+
+def test_long_lists_name_the_first_bad_item():
+    # area and toBbox hand long lists to the core in blocks of 2,048: the index in the error
+    # counts from the start of the whole list, and the first bad item (in list order) is named
+    # whatever thread meets a bad one first; a bad dict is named the same way.
+    # Strings long enough that a block is worth spreading over two threads.
+    good = pm.encode(np.asfortranarray(np.random.default_rng(3).random((30, 30, 1)) < 0.5,
+                                       dtype=np.uint8))[0]
+    rles = [good] * 5000
+    rles[3001] = {"size": [30, 30], "counts": b"0p"}
+    rles[4500] = {"size": [30, 30], "counts": b"06P"}
+    before = cocors.get_num_threads()
+    for threads in (1, 2):
+        cocors.set_num_threads(threads)
+        try:
+            for f in (cm.area, cm.toBbox):
+                with pytest.raises(RleError, match="^item 3001: .*invalid byte 0x70"):
+                    f(rles)
+            bad = list(rles)
+            bad[3001] = {"size": [30, 30]}
+            with pytest.raises(InputTypeError, match="RLE #3001"):
+                cm.area(bad)
+        finally:
+            cocors.set_num_threads(before)
+
+
+def test_long_lists_equal_pycocotools_across_blocks():
+    rng = np.random.default_rng(5)
+    masks = np.asfortranarray(rng.random((9, 7, 4500)) < 0.4, dtype=np.uint8)
+    rles = pm.encode(masks)
+    want_area = np.concatenate([pm.area(rles[i : i + 255]) for i in range(0, len(rles), 255)])
+    assert np.array_equal(cm.area(rles), want_area)
+    assert cm.area(rles).dtype == np.uint32
+    assert np.array_equal(cm.toBbox(rles), pm.toBbox(rles))

@@ -182,6 +182,36 @@ pub fn held_rle<'py>(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<HeldRle<
     Ok(HeldRle { h, w, counts })
 }
 
+/// Items converted per block by [`for_rle_blocks`]: the block's held RLEs stay small enough to be
+/// reused from the allocator's cache (one vector for a whole list of many thousands is fresh
+/// memory, paid for in page faults on every call), and the core's work on a block is still
+/// long enough to spread over the pool.
+const RLE_BLOCK: usize = 2048;
+
+/// Calls `f(inputs, start)` on the RLE dicts of `list` in blocks, `start` being the index of
+/// the block's first item.
+pub fn for_rle_blocks<'py>(
+    list: &Bound<'py, PyList>,
+    mut f: impl FnMut(&[RleInput<'_>], usize) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut held: Vec<HeldRle<'py>> = Vec::with_capacity(RLE_BLOCK.min(list.len()));
+    let mut start = 0;
+    for (i, obj) in list.iter().enumerate() {
+        held.push(held_rle(&obj, i)?);
+        if held.len() == RLE_BLOCK {
+            let inputs: Vec<RleInput<'_>> = held.iter().map(HeldRle::input).collect();
+            f(&inputs, start)?;
+            start = i + 1;
+            held.clear();
+        }
+    }
+    if !held.is_empty() {
+        let inputs: Vec<RleInput<'_>> = held.iter().map(HeldRle::input).collect();
+        f(&inputs, start)?;
+    }
+    Ok(())
+}
+
 /// Reads a list (or any iterable) of RLE dicts.
 pub fn held_rles<'py>(objs: &Bound<'py, PyAny>) -> PyResult<Vec<HeldRle<'py>>> {
     if let Ok(list) = objs.cast::<PyList>() {

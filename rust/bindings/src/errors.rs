@@ -43,7 +43,9 @@ pub fn to_py(py: Python<'_>, err: Error) -> PyErr {
         Error::FileChanged { .. } => raise(py, &FILE_CHANGED_ERROR, "FileChangedError", msg),
         Error::Eval(_) => raise(py, &EVAL_ERROR, "EvalError", msg),
         // `innermost` never returns a wrapper; mapped for exhaustiveness.
-        Error::Item { .. } => raise(py, &COCORS_ERROR, "CocorsError", msg),
+        Error::Item { .. } | Error::OutputSize { .. } => {
+            raise(py, &COCORS_ERROR, "CocorsError", msg)
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
-use crate::convert::{coordinates, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle};
+use crate::convert::{
+    coordinates, for_rle_blocks, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle,
+};
 use crate::errors::{input_type, to_py, value};
 
 /// Parses held RLE dicts into core RLEs without the GIL. `list` names the list in errors
@@ -142,12 +144,35 @@ pub fn merge<'py>(
 /// Areas of a list of RLEs, uint32.
 #[pyfunction]
 pub fn area<'py>(py: Python<'py>, rles: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let held = held_rles(rles)?;
-    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
-    let areas = py
-        .detach(|| batch::areas_of_inputs(&inputs))
-        .map_err(|e| to_py(py, e))?;
-    Ok(PyArray1::from_vec(py, areas))
+    let Ok(list) = rles.cast::<PyList>() else {
+        let held = held_rles(rles)?;
+        let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
+        let areas = py
+            .detach(|| batch::areas_of_inputs(&inputs))
+            .map_err(|e| to_py(py, e))?;
+        return Ok(PyArray1::from_vec(py, areas));
+    };
+    let out = PyArray1::<u32>::zeros(py, list.len(), false);
+    {
+        let mut rw = out
+            .try_readwrite()
+            .map_err(|e| input_type(py, format!("area: {e}")))?;
+        let buf = rw
+            .as_slice_mut()
+            .map_err(|e| input_type(py, format!("area: {e}")))?;
+        for_rle_blocks(list, |inputs, start| {
+            // The list can change under us (a size's __index__ may run any code).
+            let Some(slots) = buf.get_mut(start..start + inputs.len()) else {
+                return Err(input_type(
+                    py,
+                    "area: the list changed while it was read".to_owned(),
+                ));
+            };
+            py.detach(|| batch::areas_of_inputs_into(inputs, slots))
+                .map_err(|e| to_py(py, e.after_items(start)))
+        })?;
+    }
+    Ok(out)
 }
 
 /// Bounding boxes `[x, y, w, h]` of a list of RLEs, an `(n, 4)` float64 array.
@@ -156,13 +181,35 @@ pub fn to_bbox<'py>(
     py: Python<'py>,
     rles: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let held = held_rles(rles)?;
-    let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
-    let boxes = py
-        .detach(|| batch::bboxes_of_inputs(&inputs))
-        .map_err(|e| to_py(py, e))?;
-    let flat: Vec<f64> = boxes.iter().flatten().copied().collect();
-    PyArray1::from_vec(py, flat).reshape([boxes.len(), 4])
+    let Ok(list) = rles.cast::<PyList>() else {
+        let held = held_rles(rles)?;
+        let inputs: Vec<_> = held.iter().map(HeldRle::input).collect();
+        let boxes = py
+            .detach(|| batch::bboxes_of_inputs(&inputs))
+            .map_err(|e| to_py(py, e))?;
+        let flat: Vec<f64> = boxes.iter().flatten().copied().collect();
+        return PyArray1::from_vec(py, flat).reshape([boxes.len(), 4]);
+    };
+    let out = PyArray2::<f64>::zeros(py, [list.len(), 4], false);
+    {
+        let mut rw = out
+            .try_readwrite()
+            .map_err(|e| input_type(py, format!("toBbox: {e}")))?;
+        let buf = rw
+            .as_slice_mut()
+            .map_err(|e| input_type(py, format!("toBbox: {e}")))?;
+        for_rle_blocks(list, |inputs, start| {
+            let Some(slots) = buf.get_mut(4 * start..4 * (start + inputs.len())) else {
+                return Err(input_type(
+                    py,
+                    "toBbox: the list changed while it was read".to_owned(),
+                ));
+            };
+            py.detach(|| batch::bboxes_of_inputs_into(inputs, slots))
+                .map_err(|e| to_py(py, e.after_items(start)))
+        })?;
+    }
+    Ok(out)
 }
 
 fn crowd_flags(iscrowd: &PyReadonlyArray1<'_, u8>) -> PyResult<Vec<bool>> {

@@ -72,6 +72,11 @@ pub enum Error {
     )]
     FileChanged { path: String, what: String },
 
+    /// An output buffer handed to a batch operation does not match its inputs (a caller's bug,
+    /// reported rather than written past or left half-filled).
+    #[error("output holds {got} values where {expected} are needed")]
+    OutputSize { expected: usize, got: usize },
+
     /// COCOeval inputs or parameters it cannot evaluate (what and where in the message).
     #[error("COCOeval: {0}")]
     Eval(String),
@@ -103,6 +108,15 @@ impl Error {
             index,
             source: Box::new(self),
         }
+    }
+
+    /// The same error with its batch-item index moved on by `by`, for a batch that was handed
+    /// over in blocks (no change for other errors).
+    pub fn after_items(mut self, by: usize) -> Error {
+        if let Error::Item { index, .. } = &mut self {
+            *index += by;
+        }
+        self
     }
 
     /// Names the list that the item of this error belongs to (no change for other errors).

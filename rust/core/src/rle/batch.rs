@@ -72,20 +72,70 @@ fn input_cost(items: &[RleInput<'_>]) -> usize {
         .sum()
 }
 
+/// Area of one input RLE, in one pass over its string.
+fn area_of_input(item: &RleInput<'_>) -> Result<u32> {
+    let mut acc = ops::AreaAcc::default();
+    for_each_run(item, |r| acc.push(r))?;
+    Ok(acc.area())
+}
+
 /// Areas straight from input RLEs, in one pass over each string.
 pub fn areas_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<u32>> {
-    try_map(items, input_cost(items), |item| {
-        let mut acc = ops::AreaAcc::default();
-        for_each_run(item, |r| acc.push(r))?;
-        Ok(acc.area())
+    try_map(items, input_cost(items), area_of_input)
+}
+
+/// [`areas_of_inputs`] written into `out` (one slot per item), so that a caller handing over a
+/// long list in blocks writes straight into its result.
+pub fn areas_of_inputs_into(items: &[RleInput<'_>], out: &mut [u32]) -> Result<()> {
+    try_fill(items, out, 1, |_, item, slot: &mut [u32]| {
+        slot[0] = area_of_input(item)?;
+        Ok(())
     })
 }
 
-/// Bounding boxes of input RLEs: each string decoded into a buffer reused by the worker, then
-/// [`ops::bbox_of_counts`] (feeding the decoder's runs straight into a per-run accumulator
-/// measured slower than the two passes).
-pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
-    let one = |buf: &mut Vec<u32>, item: &RleInput<'_>| match *item {
+/// Runs `f(scratch, item, slot)` for each item and its slot of `out` (`width` values each), in parallel when the batch is big enough, with one `scratch` buffer per
+/// worker. On failure returns the first error in input order, tagged with its item index
+/// (found again sequentially: errors are rare, and the pool may meet a later one first).
+fn try_fill<R: Send>(
+    items: &[RleInput<'_>],
+    out: &mut [R],
+    width: usize,
+    f: impl Fn(&mut Vec<u32>, &RleInput<'_>, &mut [R]) -> Result<()> + Sync + Send,
+) -> Result<()> {
+    let expected = items.len() * width;
+    if out.len() != expected || width == 0 {
+        return Err(Error::OutputSize {
+            expected,
+            got: out.len(),
+        });
+    }
+    let first_error = |out: &mut [R]| {
+        let mut scratch = Vec::new();
+        for (i, (item, slot)) in items.iter().zip(out.chunks_mut(width)).enumerate() {
+            f(&mut scratch, item, slot).map_err(|e| e.at_item(i))?;
+        }
+        Ok(())
+    };
+    if !parallel::worth_parallel(items.len(), input_cost(items)) {
+        return first_error(out);
+    }
+    let ok = parallel::install(|| {
+        items
+            .par_iter()
+            .zip(out.par_chunks_mut(width))
+            .try_for_each_init(Vec::new, |scratch, (item, slot)| f(scratch, item, slot))
+    });
+    match ok {
+        Ok(()) => Ok(()),
+        Err(_) => first_error(out),
+    }
+}
+
+/// Bounding box of one input RLE: its string decoded into `buf` (feeding the decoder's runs
+/// straight into a per-run accumulator measured slower than the two passes), then
+/// [`ops::bbox_of_counts`].
+fn bbox_of_input(buf: &mut Vec<u32>, item: &RleInput<'_>) -> Result<[f64; 4]> {
+    match *item {
         RleInput::Compressed { h, w, counts } => {
             super::check_size(h, w)?;
             codec::decode_counts_into(counts, buf)?;
@@ -95,19 +145,25 @@ pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
             super::check_size(h, w)?;
             ops::bbox_of_counts(h, w, counts)
         }
-    };
-    let results: Vec<Result<[f64; 4]>> = if parallel::worth_parallel(items.len(), input_cost(items))
-    {
-        parallel::install(|| items.par_iter().map_init(Vec::new, one).collect())
-    } else {
-        let mut buf = Vec::new();
-        items.iter().map(|item| one(&mut buf, item)).collect()
-    };
-    results
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| r.map_err(|e| e.at_item(i)))
-        .collect()
+    }
+}
+
+/// Bounding boxes of input RLEs.
+pub fn bboxes_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<[f64; 4]>> {
+    let mut flat = vec![0.0; items.len() * 4];
+    bboxes_of_inputs_into(items, &mut flat)?;
+    Ok(flat
+        .chunks_exact(4)
+        .map(|b| [b[0], b[1], b[2], b[3]])
+        .collect())
+}
+
+/// Bounding boxes of input RLEs written into `out`, four values `[x, y, w, h]` per item.
+pub fn bboxes_of_inputs_into(items: &[RleInput<'_>], out: &mut [f64]) -> Result<()> {
+    try_fill(items, out, 4, |buf, item, slot: &mut [f64]| {
+        slot.copy_from_slice(&bbox_of_input(buf, item)?);
+        Ok(())
+    })
 }
 
 /// Adds the foreground of one input RLE to the coverage changes `delta`, straight from its
