@@ -47,21 +47,6 @@ pub fn parse(items: &[RleInput<'_>]) -> Result<Vec<Rle>> {
     })
 }
 
-/// Feeds the runs of one input RLE to `sink` (decoding a string on the fly, no vector).
-fn for_each_run(item: &RleInput<'_>, mut sink: impl FnMut(u32)) -> Result<()> {
-    match *item {
-        RleInput::Compressed { h, w, counts } => {
-            super::check_size(h, w)?;
-            codec::decode_counts_with(counts, |runs| runs.iter().for_each(|&r| sink(r)))
-        }
-        RleInput::Uncompressed { h, w, counts } => {
-            super::check_size(h, w)?;
-            counts.iter().for_each(|&r| sink(r));
-            Ok(())
-        }
-    }
-}
-
 fn input_cost(items: &[RleInput<'_>]) -> usize {
     items
         .iter()
@@ -72,23 +57,34 @@ fn input_cost(items: &[RleInput<'_>]) -> usize {
         .sum()
 }
 
-/// Area of one input RLE, in one pass over its string.
-fn area_of_input(item: &RleInput<'_>) -> Result<u32> {
-    let mut acc = ops::AreaAcc::default();
-    for_each_run(item, |r| acc.push(r))?;
-    Ok(acc.area())
+/// Area of one input RLE (a string decoded into `buf`).
+fn area_of_input(buf: &mut Vec<u32>, item: &RleInput<'_>) -> Result<u32> {
+    let runs: &[u32] = match *item {
+        RleInput::Compressed { h, w, counts } => {
+            super::check_size(h, w)?;
+            codec::decode_counts_into(counts, buf)?;
+            buf
+        }
+        RleInput::Uncompressed { h, w, counts } => {
+            super::check_size(h, w)?;
+            counts
+        }
+    };
+    Ok(ops::area_of_counts(runs))
 }
 
-/// Areas straight from input RLEs, in one pass over each string.
+/// Areas of input RLEs.
 pub fn areas_of_inputs(items: &[RleInput<'_>]) -> Result<Vec<u32>> {
-    try_map(items, input_cost(items), area_of_input)
+    let mut out = vec![0; items.len()];
+    areas_of_inputs_into(items, &mut out)?;
+    Ok(out)
 }
 
 /// [`areas_of_inputs`] written into `out` (one slot per item), so that a caller handing over a
 /// long list in blocks writes straight into its result.
 pub fn areas_of_inputs_into(items: &[RleInput<'_>], out: &mut [u32]) -> Result<()> {
-    try_fill(items, out, 1, |_, item, slot: &mut [u32]| {
-        slot[0] = area_of_input(item)?;
+    try_fill(items, out, 1, |buf, item, slot: &mut [u32]| {
+        slot[0] = area_of_input(buf, item)?;
         Ok(())
     })
 }
@@ -166,25 +162,40 @@ pub fn bboxes_of_inputs_into(items: &[RleInput<'_>], out: &mut [f64]) -> Result<
     })
 }
 
-/// Adds the foreground of one input RLE to the coverage changes `delta`, straight from its
-/// string. Returns false (with `delta` partly updated) unless the runs are canonical and cover
-/// exactly `pixels`: such input needs pycocotools' exact run walk instead.
-fn scatter_canonical(item: &RleInput<'_>, delta: &mut [i32], pixels: usize) -> bool {
-    let (mut pos, mut index, mut ok) = (0usize, 0usize, true);
-    let decoded = for_each_run(item, |run| {
-        let run = run as usize;
-        if !ok || (index > 0 && run == 0) || pos + run > pixels {
-            ok = false;
-            return;
+/// Adds the foreground of one input RLE to the coverage changes `delta` (a string is decoded
+/// into `buf`). Returns false (with `delta` partly updated) unless the runs are canonical and
+/// cover exactly `pixels`: such input needs pycocotools' exact run walk instead.
+fn scatter_canonical(
+    item: &RleInput<'_>,
+    buf: &mut Vec<u32>,
+    delta: &mut [i32],
+    pixels: usize,
+) -> bool {
+    let runs: &[u32] = match *item {
+        RleInput::Compressed { h, w, counts } => {
+            if super::check_size(h, w).is_err() || codec::decode_counts_into(counts, buf).is_err() {
+                return false;
+            }
+            buf
         }
-        if index % 2 == 1 {
+        RleInput::Uncompressed { counts, .. } => counts,
+    };
+    // Canonical: no empty run but the first; and the runs must not pass the mask's end.
+    if runs.iter().skip(1).any(|&r| r == 0)
+        || runs.iter().map(|&r| r as usize).sum::<usize>() != pixels
+    {
+        return false;
+    }
+    let mut pos = 0usize;
+    for pair in runs.chunks(2) {
+        pos += pair[0] as usize;
+        if let Some(&run) = pair.get(1) {
             delta[pos] += 1;
-            delta[pos + run] -= 1;
+            pos += run as usize;
+            delta[pos] -= 1;
         }
-        pos += run;
-        index += 1;
-    });
-    ok && decoded.is_ok() && pos == pixels
+    }
+    true
 }
 
 /// Coverage changes of canonical input RLEs of `pixels` pixels, shares of the inputs scattered
@@ -193,8 +204,9 @@ fn scatter_canonical(item: &RleInput<'_>, delta: &mut [i32], pixels: usize) -> b
 fn coverage_of_inputs(items: &[RleInput<'_>], pixels: usize) -> Option<Vec<i32>> {
     let scatter = |part: &[RleInput<'_>]| {
         let mut delta = vec![0i32; pixels + 1];
+        let mut buf = Vec::new();
         part.iter()
-            .all(|item| scatter_canonical(item, &mut delta, pixels))
+            .all(|item| scatter_canonical(item, &mut buf, &mut delta, pixels))
             .then_some(delta)
     };
     let threads = parallel::num_threads();

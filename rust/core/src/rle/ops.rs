@@ -8,29 +8,14 @@ use crate::error::{Error, Result};
 
 /// Foreground pixel count (`rleArea`): the sum of the odd runs, wrapping in 32 bits as C does.
 pub fn area(rle: &Rle) -> u32 {
-    let mut acc = AreaAcc::default();
-    rle.counts.iter().for_each(|&c| acc.push(c));
-    acc.area
+    area_of_counts(&rle.counts)
 }
 
-/// [`area`] one run at a time, so that it can be fed straight from the string decoder.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct AreaAcc {
-    area: u32,
-    odd: bool,
-}
-
-impl AreaAcc {
-    pub fn push(&mut self, run: u32) {
-        if self.odd {
-            self.area = self.area.wrapping_add(run);
-        }
-        self.odd = !self.odd;
-    }
-
-    pub fn area(&self) -> u32 {
-        self.area
-    }
+/// [`area`] of the runs `counts`.
+pub fn area_of_counts(counts: &[u32]) -> u32 {
+    counts
+        .chunks_exact(2)
+        .fold(0u32, |a, pair| a.wrapping_add(pair[1]))
 }
 
 /// Bounding box `[x, y, width, height]` of the foreground (`rleToBbox`, 2.0.11 version).
