@@ -145,7 +145,7 @@ impl BboxAcc {
         let start = self.cc;
         self.sum += u64::from(run);
         self.cc = self.cc.wrapping_add(run);
-        if j % 2 == 0 || run == 0 {
+        if j.is_multiple_of(2) || run == 0 {
             return;
         }
         let h = self.h;
