@@ -160,7 +160,7 @@ impl PyIndex {
         d.set_item("image_id", i64_array(py, a.image_id.to_vec()))?;
         d.set_item("category_id", i64_array(py, a.category_id.to_vec()))?;
         d.set_item("area", PyArray1::from_slice(py, &a.area))?;
-        let flat: Vec<f64> = a.bbox.iter().flatten().copied().collect();
+        let flat: Vec<f64> = (0..a.bbox.len()).flat_map(|r| a.bbox.get(r)).collect();
         d.set_item(
             "bbox",
             PyArray1::from_vec(py, flat).reshape([a.bbox.len(), 4])?,
@@ -321,7 +321,7 @@ pub fn image_targets<'py>(
     let idx = &index.inner;
     let rows = idx.image_rows(image_id);
     let ids = rows.iter().map(|&r| idx.annotations.ids.get(r)).collect();
-    let boxes: Vec<f64> = rows.iter().flat_map(|&r| idx.ann.bbox[r]).collect();
+    let boxes: Vec<f64> = rows.iter().flat_map(|&r| idx.ann.bbox.get(r)).collect();
     let cats = rows.iter().map(|&r| idx.ann.category_id.get(r)).collect();
     let crowd = rows
         .iter()

@@ -11,6 +11,13 @@ fn main() {
     let reps: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3);
     for _ in 0..reps {
         let t = Instant::now();
+        if let Ok(file) = std::fs::File::open(path) {
+            let scanned =
+                cocors_core::index::scan::scan(file, 4 << 20, cocors_core::index::Document::Coco);
+            print!("scan {:.3} s, ", t.elapsed().as_secs_f64());
+            drop(scanned);
+        }
+        let t = Instant::now();
         match cocors_core::index::Index::open(std::path::Path::new(path)) {
             Ok(ix) => println!(
                 "open {:.3} s, {} annotations, {:.1} MB of columns",

@@ -51,8 +51,9 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             for &r in rows {
                 need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
             }
-            out.geometry =
-                Geometry::Boxes(Arc::new(rows.iter().map(|&r| idx.ann.bbox[r]).collect()));
+            out.geometry = Geometry::Boxes(Arc::new(
+                rows.iter().map(|&r| idx.ann.bbox.get(r)).collect(),
+            ));
         }
         IouType::Segm => {
             out.geometry = Geometry::Masks(idx.annotation_rles(rows)?.into());
@@ -107,7 +108,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                     out.ignore[p] = true;
                 }
                 need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
-                boxes.push(idx.ann.bbox[r]);
+                boxes.push(idx.ann.bbox.get(r));
             }
             out.geometry = Geometry::Keypoints(kp.into(), boxes);
         }
@@ -152,7 +153,7 @@ pub fn from_results(
     out.score = Arc::clone(&a.score);
     let rows: Vec<usize> = (0..n).collect();
     out.geometry = match kind {
-        IouType::Bbox => Geometry::Boxes(Arc::clone(&a.bbox)),
+        IouType::Bbox => Geometry::Boxes(a.bbox.to_arc()),
         IouType::Segm => match &idx.result_masks {
             Some(m) => Geometry::Packed(Arc::clone(m)),
             None => Geometry::Masks(result_masks(idx, branch, &rows, size)?.into()),
@@ -197,7 +198,7 @@ fn result_masks(
             }
             None if branch == Branch::Bbox => {
                 // loadRes: segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]].
-                let b = a.bbox[r];
+                let b = a.bbox.get(r);
                 let (x1, x2, y1, y2) = (b[0], b[0] + b[2], b[1], b[1] + b[3]);
                 let (h, w) = size(image)?;
                 segm::polygons_rle(&[vec![x1, y1, x1, y2, x2, y2, x2, y1]], h, w)

@@ -1,37 +1,63 @@
 //! Compact columns and lookups of the index: plain arrays, no map of boxed objects.
 
-/// An integer column stored in 32 bits when every value fits (ids almost always do), else 64.
-#[derive(Debug, Clone)]
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+/// An integer column stored in 32 bits per value. The few values that do not fit (COCO's crowd
+/// annotations have 12-digit ids) are kept aside by row, with `i32::MIN` in their place; once
+/// they are more than a quarter of the column, 64 bits per value cost less and the column widens.
+#[derive(Debug, Clone, PartialEq)]
 pub enum IntColumn {
-    Narrow(Vec<i32>),
+    Narrow {
+        values: Vec<i32>,
+        /// Rows (increasing) whose value does not fit 32 bits, and their values.
+        big_rows: Vec<u32>,
+        big: Vec<i64>,
+    },
     Wide(Vec<i64>),
 }
 
+/// Stands for a value kept aside in a narrow column.
+const ASIDE: i32 = i32::MIN;
+
 impl Default for IntColumn {
     fn default() -> Self {
-        IntColumn::Narrow(Vec::new())
+        IntColumn::Narrow {
+            values: Vec::new(),
+            big_rows: Vec::new(),
+            big: Vec::new(),
+        }
     }
 }
 
 impl IntColumn {
     pub fn from_vec(values: Vec<i64>) -> IntColumn {
-        if values.iter().all(|&v| i32::try_from(v).is_ok()) {
-            IntColumn::Narrow(values.into_iter().map(|v| v as i32).collect())
-        } else {
-            let mut values = values;
-            values.shrink_to_fit();
-            IntColumn::Wide(values)
+        let mut column = IntColumn::default();
+        for v in values {
+            column.push(v);
         }
+        column.shrink_to_fit();
+        column
     }
 
-    /// Appends `value`, widening the column (once) if it does not fit 32 bits: the scan builds
-    /// columns this way, so ids never take 64 bits each unless they need them.
+    /// Appends `value`: the scan builds columns this way, so ids take 64 bits only where they
+    /// need them.
     pub fn push(&mut self, value: i64) {
         match self {
-            IntColumn::Narrow(v) => match i32::try_from(value) {
-                Ok(x) => v.push(x),
-                Err(_) => {
-                    let mut wide: Vec<i64> = v.iter().map(|&x| i64::from(x)).collect();
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => match (i32::try_from(value), u32::try_from(values.len())) {
+                (Ok(x), _) if x != ASIDE => values.push(x),
+                (_, Ok(row)) if big.len() < 16 || big.len() * 4 < values.len() => {
+                    values.push(ASIDE);
+                    big_rows.push(row);
+                    big.push(value);
+                }
+                _ => {
+                    let mut wide = self.to_vec();
                     wide.push(value);
                     *self = IntColumn::Wide(wide);
                 }
@@ -42,14 +68,22 @@ impl IntColumn {
 
     pub fn shrink_to_fit(&mut self) {
         match self {
-            IntColumn::Narrow(v) => v.shrink_to_fit(),
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => {
+                values.shrink_to_fit();
+                big_rows.shrink_to_fit();
+                big.shrink_to_fit();
+            }
             IntColumn::Wide(v) => v.shrink_to_fit(),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
-            IntColumn::Narrow(v) => v.len(),
+            IntColumn::Narrow { values, .. } => values.len(),
             IntColumn::Wide(v) => v.len(),
         }
     }
@@ -58,18 +92,51 @@ impl IntColumn {
         self.len() == 0
     }
 
+    /// Whether some value takes 64 bits.
+    pub fn has_wide_values(&self) -> bool {
+        match self {
+            IntColumn::Narrow { big, .. } => !big.is_empty(),
+            IntColumn::Wide(_) => true,
+        }
+    }
+
     /// The value at `row` (rows come from the index itself, so they are in range; an out of
     /// range row reads as 0 rather than panicking).
+    #[inline]
     pub fn get(&self, row: usize) -> i64 {
         match self {
-            IntColumn::Narrow(v) => v.get(row).map_or(0, |&x| i64::from(x)),
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => match values.get(row) {
+                Some(&ASIDE) => u32::try_from(row)
+                    .ok()
+                    .and_then(|r| big_rows.binary_search(&r).ok())
+                    .and_then(|k| big.get(k).copied())
+                    .unwrap_or(0),
+                Some(&x) => i64::from(x),
+                None => 0,
+            },
             IntColumn::Wide(v) => v.get(row).copied().unwrap_or(0),
         }
     }
 
     pub fn to_vec(&self) -> Vec<i64> {
         match self {
-            IntColumn::Narrow(v) => v.iter().map(|&x| i64::from(x)).collect(),
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => {
+                let mut out: Vec<i64> = values.iter().map(|&x| i64::from(x)).collect();
+                for (&r, &v) in big_rows.iter().zip(big) {
+                    if let Some(slot) = out.get_mut(r as usize) {
+                        *slot = v;
+                    }
+                }
+                out
+            }
             IntColumn::Wide(v) => v.clone(),
         }
     }
@@ -77,9 +144,18 @@ impl IntColumn {
     /// Rows whose value is `value`, in order.
     pub fn rows_equal(&self, value: i64) -> Vec<u32> {
         match self {
-            IntColumn::Narrow(v) => match i32::try_from(value) {
-                Ok(x) => positions(v, |&y| y == x),
-                Err(_) => Vec::new(),
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => match i32::try_from(value) {
+                Ok(x) if x != ASIDE => positions(values, |&y| y == x),
+                _ => big_rows
+                    .iter()
+                    .zip(big)
+                    .filter(|(_, &v)| v == value)
+                    .map(|(&r, _)| r)
+                    .collect(),
             },
             IntColumn::Wide(v) => positions(v, |&y| y == value),
         }
@@ -87,8 +163,256 @@ impl IntColumn {
 
     pub fn bytes(&self) -> usize {
         match self {
-            IntColumn::Narrow(v) => v.capacity() * 4,
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => values.capacity() * 4 + big_rows.capacity() * 4 + big.capacity() * 8,
             IntColumn::Wide(v) => v.capacity() * 8,
+        }
+    }
+}
+
+/// File offsets, 32 bits each: the offsets of one array only grow, so their high halves are
+/// kept as the rows where they step up (one per 4 GiB of file), not per row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Offsets {
+    low: Vec<u32>,
+    /// `steps[k]`: the first row whose offset is at least `(k + 1) << 32`.
+    steps: Vec<u32>,
+}
+
+impl Offsets {
+    /// Appends `offset`, which is not below the last one (records come in file order).
+    pub fn push(&mut self, offset: u64) {
+        let row = u32::try_from(self.low.len()).unwrap_or(u32::MAX);
+        while (self.steps.len() as u64) < offset >> 32 {
+            self.steps.push(row);
+        }
+        self.low.push(offset as u32);
+    }
+
+    pub fn get(&self, row: usize) -> Option<u64> {
+        let low = *self.low.get(row)?;
+        let high = self.steps.partition_point(|&s| s as usize <= row);
+        Some(((high as u64) << 32) | u64::from(low))
+    }
+
+    pub fn len(&self) -> usize {
+        self.low.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.low.is_empty()
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        self.low.shrink_to_fit();
+        self.steps.shrink_to_fit();
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.low.capacity() * 4 + self.steps.capacity() * 4
+    }
+}
+
+/// Largest digits of a [`decimal_code`]; `u32::MAX` (all ones) marks a box kept whole.
+const MAX_DIGITS: u32 = (1 << 30) - 2;
+const KEPT_WHOLE: u32 = u32::MAX;
+const PLACES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
+
+/// The 32-bit code of a JSON number written as digits with at most three decimal places and
+/// digits below 2^30 (`123.45`, almost every COCO box coordinate): places in the top two bits,
+/// the digits below. Decoded as `digits / 10^places`, a single correctly rounded division of
+/// exactly represented operands, it is the very double a correctly rounded parse of the text
+/// gives (the fast path of decimal parsing).
+pub fn decimal_code(text: &[u8]) -> Option<u32> {
+    if text.len() > 11 {
+        return None;
+    }
+    let (mut digits, mut places, mut point) = (0u64, 0u32, false);
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                digits = digits * 10 + u64::from(b - b'0');
+                places += u32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if places > 3 || digits > u64::from(MAX_DIGITS) {
+        return None;
+    }
+    Some((places << 30) | digits as u32)
+}
+
+/// The code of a value whose text is not at hand (`1e2`, or a box set by `loadRes`): the
+/// first places count whose decoding gives back exactly `v`.
+fn value_code(v: f64) -> Option<u32> {
+    (0..4u32).find_map(|p| {
+        let digits = (v * PLACES[p as usize]).round();
+        if !(0.0..=f64::from(MAX_DIGITS)).contains(&digits) {
+            return None;
+        }
+        let code = (p << 30) | digits as u32;
+        (code_value(code).to_bits() == v.to_bits()).then_some(code)
+    })
+}
+
+/// The value of a [`decimal_code`].
+#[inline]
+pub fn code_value(code: u32) -> f64 {
+    f64::from(code & ((1 << 30) - 1)) / PLACES[(code >> 30) as usize]
+}
+
+/// One record's box as the scan read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BoxValue {
+    Codes([u32; 4]),
+    Whole([f64; 4]),
+}
+
+impl Default for BoxValue {
+    fn default() -> Self {
+        BoxValue::Codes([0; 4])
+    }
+}
+
+impl BoxValue {
+    pub fn of(b: [f64; 4]) -> BoxValue {
+        match (
+            value_code(b[0]),
+            value_code(b[1]),
+            value_code(b[2]),
+            value_code(b[3]),
+        ) {
+            (Some(x), Some(y), Some(w), Some(h)) => BoxValue::Codes([x, y, w, h]),
+            _ => BoxValue::Whole(b),
+        }
+    }
+
+    pub fn value(self) -> [f64; 4] {
+        match self {
+            BoxValue::Codes(c) => c.map(code_value),
+            BoxValue::Whole(b) => b,
+        }
+    }
+}
+
+/// The `bbox` column. Ground truth keeps 16 bytes per box (four [`decimal_code`]s; the rare box
+/// that has no code is kept whole, by row); results keep plain doubles, shared with the
+/// evaluations that read them and rewritten by `loadRes`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Boxes {
+    Compact {
+        codes: Vec<[u32; 4]>,
+        whole_rows: Vec<u32>,
+        whole: Vec<[f64; 4]>,
+    },
+    Plain(Arc<Vec<[f64; 4]>>),
+}
+
+impl Default for Boxes {
+    fn default() -> Self {
+        Boxes::Compact {
+            codes: Vec::new(),
+            whole_rows: Vec::new(),
+            whole: Vec::new(),
+        }
+    }
+}
+
+impl Boxes {
+    pub fn push(&mut self, b: BoxValue) {
+        match self {
+            Boxes::Compact {
+                codes,
+                whole_rows,
+                whole,
+            } => match b {
+                BoxValue::Codes(c) => codes.push(c),
+                BoxValue::Whole(v) => {
+                    whole_rows.push(u32::try_from(codes.len()).unwrap_or(u32::MAX));
+                    codes.push([KEPT_WHOLE; 4]);
+                    whole.push(v);
+                }
+            },
+            Boxes::Plain(v) => Arc::make_mut(v).push(b.value()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Boxes::Compact { codes, .. } => codes.len(),
+            Boxes::Plain(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The box of `row` (zeros out of range, as other columns read 0).
+    #[inline]
+    pub fn get(&self, row: usize) -> [f64; 4] {
+        match self {
+            Boxes::Compact {
+                codes,
+                whole_rows,
+                whole,
+            } => match codes.get(row) {
+                Some(&[KEPT_WHOLE, ..]) => u32::try_from(row)
+                    .ok()
+                    .and_then(|r| whole_rows.binary_search(&r).ok())
+                    .and_then(|k| whole.get(k).copied())
+                    .unwrap_or([0.0; 4]),
+                Some(c) => c.map(code_value),
+                None => [0.0; 4],
+            },
+            Boxes::Plain(v) => v.get(row).copied().unwrap_or([0.0; 4]),
+        }
+    }
+
+    /// All boxes as doubles, shared when they are kept so.
+    pub fn to_arc(&self) -> Arc<Vec<[f64; 4]>> {
+        match self {
+            Boxes::Plain(v) => Arc::clone(v),
+            Boxes::Compact { .. } => Arc::new((0..self.len()).map(|r| self.get(r)).collect()),
+        }
+    }
+
+    /// All boxes as doubles, to rewrite.
+    pub fn into_plain(self) -> Vec<[f64; 4]> {
+        match self {
+            Boxes::Plain(v) => Arc::try_unwrap(v).unwrap_or_else(|shared| (*shared).clone()),
+            compact => (0..compact.len()).map(|r| compact.get(r)).collect(),
+        }
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        match self {
+            Boxes::Compact {
+                codes,
+                whole_rows,
+                whole,
+            } => {
+                codes.shrink_to_fit();
+                whole_rows.shrink_to_fit();
+                whole.shrink_to_fit();
+            }
+            Boxes::Plain(v) => Arc::make_mut(v).shrink_to_fit(),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        match self {
+            Boxes::Compact {
+                codes,
+                whole_rows,
+                whole,
+            } => codes.capacity() * 16 + whole_rows.capacity() * 4 + whole.capacity() * 32,
+            Boxes::Plain(v) => v.capacity() * 32,
         }
     }
 }
@@ -117,8 +441,11 @@ impl IdLookup {
             return IdLookup { order: None };
         }
         let mut order: Vec<u32> = (0..n as u32).collect();
-        // Stable: equal ids keep row order, so the last of a run is the last in the file.
-        order.sort_by_key(|&r| ids.get(r as usize));
+        // By (id, row): equal ids keep row order, so the last of a run is the last in the
+        // file, as a stable sort by id would leave it (an unstable sort is faster).
+        crate::parallel::install(|| {
+            order.par_sort_unstable_by_key(|&r| (ids.get(r as usize), r));
+        });
         IdLookup { order: Some(order) }
     }
 
@@ -188,12 +515,18 @@ impl Groups {
         let mut first: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
         let mut keys = Vec::new();
         let mut group_of = Vec::with_capacity(n);
+        // Rows of one key often come together: the last key's group is kept at hand.
+        let mut last: Option<(i64, u32)> = None;
         for r in 0..n {
             let k = column.get(r);
-            let g = *first.entry(k).or_insert_with(|| {
-                keys.push(k);
-                (keys.len() - 1) as u32
-            });
+            let g = match last {
+                Some((lk, g)) if lk == k => g,
+                _ => *first.entry(k).or_insert_with(|| {
+                    keys.push(k);
+                    (keys.len() - 1) as u32
+                }),
+            };
+            last = Some((k, g));
             group_of.push(g);
         }
         drop(first);
@@ -244,9 +577,10 @@ impl Groups {
 /// The distinct values of a column in order of first appearance.
 pub fn distinct_in_order(column: &IntColumn) -> Vec<i64> {
     let mut seen = std::collections::HashSet::new();
+    let mut last = None;
     (0..column.len())
         .map(|r| column.get(r))
-        .filter(|k| seen.insert(*k))
+        .filter(|&k| last.replace(k) != Some(k) && seen.insert(k))
         .collect()
 }
 
@@ -261,14 +595,155 @@ mod tests {
         assert_eq!(lk.find(&sorted, 7), Some(2));
         assert_eq!(lk.find(&sorted, 8), None);
         assert!(!lk.has_duplicates(&sorted));
-        let dup = IntColumn::from_vec(vec![5, 2, 5, 1 << 40, 2]);
-        assert!(matches!(dup, IntColumn::Wide(_)));
-        let lk = IdLookup::new(&dup);
-        assert_eq!(lk.find(&dup, 5), Some(2));
-        assert_eq!(lk.find(&dup, 2), Some(4));
-        assert_eq!(lk.find(&dup, 1 << 40), Some(3));
-        assert_eq!(lk.find(&dup, 0), None);
-        assert!(lk.has_duplicates(&dup));
+        // A 64-bit id kept aside in a narrow column, and the same ids in a wide one.
+        let ids = vec![5, 2, 5, 1 << 40, 2];
+        for dup in [
+            IntColumn::from_vec(ids.clone()),
+            IntColumn::Wide(ids.clone()),
+        ] {
+            assert!(dup.has_wide_values());
+            let lk = IdLookup::new(&dup);
+            assert_eq!(lk.find(&dup, 5), Some(2));
+            assert_eq!(lk.find(&dup, 2), Some(4));
+            assert_eq!(lk.find(&dup, 1 << 40), Some(3));
+            assert_eq!(lk.find(&dup, 0), None);
+            assert!(lk.has_duplicates(&dup));
+        }
+    }
+
+    #[test]
+    fn narrow_columns_keep_big_values_aside_and_widen_when_many() {
+        let big = 900_100_581_904_i64;
+        let values = vec![5, big, -7, i64::from(i32::MIN), 2, big + 1, 5];
+        let col = IntColumn::from_vec(values.clone());
+        assert!(matches!(&col, IntColumn::Narrow { big, .. } if big.len() == 3));
+        assert_eq!(col.to_vec(), values);
+        assert_eq!((0..7).map(|r| col.get(r)).collect::<Vec<_>>(), values);
+        assert_eq!(col.get(7), 0);
+        assert_eq!(col.rows_equal(5), vec![0, 6]);
+        assert_eq!(col.rows_equal(big + 1), vec![5]);
+        assert_eq!(col.rows_equal(i64::from(i32::MIN)), vec![3]);
+        assert_eq!(col.rows_equal(big + 2), Vec::<u32>::new());
+        assert!(col.has_wide_values());
+        // Mostly big values: 64 bits each cost less than keeping them aside.
+        let many: Vec<i64> = (0..1000)
+            .map(|i| if i % 3 == 0 { i } else { big + i })
+            .collect();
+        let col = IntColumn::from_vec(many.clone());
+        assert!(matches!(col, IntColumn::Wide(_)));
+        assert_eq!(col.to_vec(), many);
+        assert_eq!(col.get(998), big + 998);
+    }
+
+    #[test]
+    fn offsets_past_four_gib_keep_their_high_halves() {
+        let values = [
+            0u64,
+            7,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 32) + 5,
+            3 << 32,
+            (3 << 32) + 9,
+        ];
+        let mut o = Offsets::default();
+        for &v in &values {
+            o.push(v);
+        }
+        assert_eq!(o.len(), values.len());
+        for (r, &v) in values.iter().enumerate() {
+            assert_eq!(o.get(r), Some(v), "row {r}");
+        }
+        assert_eq!(o.get(values.len()), None);
+    }
+
+    #[test]
+    fn decimal_codes_decode_to_the_parsed_double() {
+        let mut rng = crate::test_rng::Rng::new(0x5eed_b0c5);
+        let mut texts: Vec<String> = [
+            "0",
+            "0.0",
+            "0.1",
+            "0.125",
+            "1073741822",
+            "1073741823",
+            "107374182.2",
+            "1073741.82",
+            "1073741.823",
+            "5.10",
+            "00.5",
+            "1.",
+            "1.2345",
+            "12345678901",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..200_000 {
+            let int = rng.below(1 << 31);
+            let places = rng.below(5) as usize;
+            let frac = rng.below(10u64.pow(places as u32).max(1));
+            texts.push(if places == 0 {
+                format!("{int}")
+            } else {
+                format!("{}.{frac:0places$}", int % 1_000_000)
+            });
+        }
+        let mut coded = 0;
+        for t in &texts {
+            let Some(code) = decimal_code(t.as_bytes()) else {
+                continue;
+            };
+            coded += 1;
+            let want: f64 = t.parse().unwrap();
+            assert_eq!(code_value(code).to_bits(), want.to_bits(), "{t}");
+            // The code found from the value decodes to the same double.
+            let by_value = value_code(want).unwrap();
+            assert_eq!(code_value(by_value).to_bits(), want.to_bits(), "{t}");
+        }
+        assert!(coded > 100_000);
+        for t in ["1073741823", "1.2345", "12345678901", "-1", "1e2"] {
+            assert_eq!(decimal_code(t.as_bytes()), None, "{t}");
+        }
+        for v in [
+            -0.0,
+            -1.5,
+            f64::NAN,
+            f64::INFINITY,
+            0.1 + 0.2,
+            1e300,
+            1.0e-5,
+        ] {
+            assert_eq!(value_code(v), None, "{v}");
+        }
+    }
+
+    #[test]
+    fn boxes_keep_uncoded_boxes_whole() {
+        let rows = [
+            [1.0, 2.5, 30.25, 4.125],
+            [-1.0, 2.0, 3.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.1 + 0.2, 1.0, 1.0, f64::NAN],
+            [640.0, 480.0, 1.5, 2.75],
+        ];
+        let mut b = Boxes::default();
+        for &r in &rows {
+            b.push(BoxValue::of(r));
+        }
+        assert!(matches!(&b, Boxes::Compact { whole, .. } if whole.len() == 2));
+        assert_eq!(b.len(), rows.len());
+        let bits = |v: [f64; 4]| v.map(f64::to_bits);
+        for (r, &want) in rows.iter().enumerate() {
+            assert_eq!(bits(b.get(r)), bits(want), "row {r}");
+        }
+        assert_eq!(bits(b.get(rows.len())), bits([0.0; 4]));
+        let plain = b.clone().into_plain();
+        assert_eq!(
+            plain.iter().map(|&v| bits(v)).collect::<Vec<_>>(),
+            rows.iter().map(|&v| bits(v)).collect::<Vec<_>>()
+        );
+        assert_eq!(b.to_arc().len(), rows.len());
     }
 
     #[test]

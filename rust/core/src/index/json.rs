@@ -258,6 +258,12 @@ impl<'a> Lexer<'a> {
             _ => {}
         }
         let start = self.pos;
+        if let Some(end) = plain_number_end(self.buf, start) {
+            if let Some(n) = short_number(&self.buf[start..end]) {
+                self.pos = end;
+                return Ok(n);
+            }
+        }
         let (end, integer) = self.number_span()?;
         self.pos = end;
         if let Some(n) = short_number(&self.buf[start..end]) {
@@ -305,6 +311,7 @@ impl<'a> Lexer<'a> {
         let mut escaped = false;
         let mut ascii = true;
         loop {
+            p = plain_string_bytes(self.buf, p);
             let Some(&b) = self.buf.get(p) else {
                 return Err(self.out("the end of a string ('\"')"));
             };
@@ -802,12 +809,37 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The first byte at or after `p` that is not plain string content (a quote, a backslash, a
+/// control character or a non-ASCII byte), found eight bytes at a time; the bytes left at the
+/// end of the window are for the caller to look at one by one.
+#[inline]
+fn plain_string_bytes(buf: &[u8], mut p: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte of `w` below `n` (exact for the lowest such byte; a borrow may
+    // mark bytes above it, which are never looked at).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    while let Some(w) = buf.get(p..p + 8) {
+        let Ok(w) = <[u8; 8]>::try_from(w) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w);
+        let special =
+            below(w ^ (ONES * 0x22), 1) | below(w ^ (ONES * 0x5c), 1) | below(w, 0x20) | (w & HIGH);
+        if special != 0 {
+            return p + (special.trailing_zeros() / 8) as usize;
+        }
+        p += 8;
+    }
+    p
+}
+
 /// The end of the number at `p` in its common form, `-?(0|[1-9][0-9]*)(\.[0-9]+)?` followed by
 /// a byte that cannot continue it, or None for anything else (an exponent, a malformed number,
 /// the end of the window): the general grammar check then decides. The hot loop of the scan,
 /// as polygons are most of a COCO file.
 #[inline]
-fn plain_number_end(buf: &[u8], p: usize) -> Option<usize> {
+pub fn plain_number_end(buf: &[u8], p: usize) -> Option<usize> {
     if let Some(end) = buf.get(p..p + 8).and_then(short_plain_number) {
         return Some(p + end);
     }
@@ -1199,6 +1231,38 @@ mod tests {
         assert!(doc(&deep).is_err());
         let ok = "[".repeat(500) + &"]".repeat(500);
         assert!(doc(&ok).is_ok());
+    }
+
+    #[test]
+    fn plain_string_bytes_stop_at_the_first_special_byte() {
+        let mut rng = crate::test_rng::Rng::new(0x57a1_0b17);
+        let special = |b: u8| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b);
+        for _ in 0..20_000 {
+            let len = rng.below(40) as usize;
+            let buf: Vec<u8> = (0..len)
+                .map(|_| match rng.below(12) {
+                    0 => [
+                        b'"', b'\\', 0x1f, 0x00, 0x80, 0xff, 0x7f, b'!', b'#', 0x20, b'[', b']',
+                    ][rng.below(12) as usize],
+                    _ => b'a' + rng.below(26) as u8,
+                })
+                .collect();
+            for start in 0..=len {
+                let got = plain_string_bytes(&buf, start);
+                let first = (start..len).find(|&i| special(buf[i])).unwrap_or(len);
+                // Exact when a special byte is found; otherwise it stops within the last
+                // eight bytes, leaving them to the byte-by-byte loop.
+                if first < len {
+                    assert!(
+                        got == first || (got < first && len - got < 8),
+                        "{buf:?} {start}"
+                    );
+                } else {
+                    assert!(got <= len && len - got < 8, "{buf:?} {start}");
+                }
+                assert!(got >= start && (start..got).all(|i| !special(buf[i])));
+            }
+        }
     }
 
     #[test]

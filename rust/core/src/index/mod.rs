@@ -2,9 +2,10 @@
 //! records where every record lives plus compact columns; records are parsed ([`json`]) only
 //! when someone asks for them, from the bytes of the file ([`source`]).
 //!
-//! Memory per annotation: file offset 8, id / image_id / category_id 4 each (8 if some id does
-//! not fit 32 bits), area 8, bbox 32, flags 1, the image grouping 4, and 4 more for the id
-//! lookup only when ids are not in increasing order: 65 to 69 bytes.
+//! Memory per annotation: file offset 4, id / image_id / category_id 4 each (a value that does
+//! not fit 32 bits, such as COCO's 12-digit crowd ids, 12 more, kept aside), area 8, bbox 16
+//! (decimal codes; a box whose numbers have none, 32 more), flags 1, the image grouping 4, and
+//! 4 more for the id lookup only when ids are not in increasing order: 41 to 45 bytes.
 
 pub mod columns;
 pub mod json;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use columns::{distinct_in_order, Groups, IdLookup, IntColumn};
+use columns::{distinct_in_order, Boxes, Groups, IdLookup, IntColumn, Offsets};
 
 use json::{Stop, Value};
 pub use results::Branch;
@@ -28,6 +29,7 @@ use source::Source;
 
 use crate::error::{Error, Result};
 use crate::eval::Keypoints;
+use crate::parallel;
 use crate::rle::{Packed, Rle};
 
 /// Bytes read per step of the scan.
@@ -42,7 +44,7 @@ const MAX_READ_GAP: u64 = 16 << 10;
 pub struct Table {
     pub ids: IntColumn,
     lookup: IdLookup,
-    offsets: Vec<u64>,
+    offsets: Offsets,
     end: u64,
 }
 
@@ -80,13 +82,13 @@ impl Table {
 
     /// Bytes of the file that hold record `row` (up to where the next one starts).
     fn span(&self, row: usize) -> (u64, u64) {
-        let start = self.offsets.get(row).copied().unwrap_or(self.end);
-        let end = self.offsets.get(row + 1).copied().unwrap_or(self.end);
+        let start = self.offsets.get(row).unwrap_or(self.end);
+        let end = self.offsets.get(row + 1).unwrap_or(self.end);
         (start, end)
     }
 
     fn bytes(&self) -> usize {
-        self.ids.bytes() + self.lookup.bytes() + self.offsets.capacity() * 8
+        self.ids.bytes() + self.lookup.bytes() + self.offsets.bytes()
     }
 }
 
@@ -97,7 +99,7 @@ pub struct AnnColumns {
     pub category_id: IntColumn,
     /// Shared (not copied) with the evaluations that read them.
     pub area: Arc<Vec<f64>>,
-    pub bbox: Arc<Vec<[f64; 4]>>,
+    pub bbox: Boxes,
     /// Detection scores (results files only; empty otherwise).
     pub score: Arc<Vec<f64>>,
     /// [`flag`] bits: which optional fields exist, the crowd flag.
@@ -214,12 +216,29 @@ impl Index {
             image_id: shrink_ints(std::mem::take(&mut a.image_id)),
             category_id: shrink_ints(std::mem::take(&mut a.category_id)),
             area: Arc::new(shrink(std::mem::take(&mut a.area))),
-            bbox: Arc::new(shrink(std::mem::take(&mut a.bbox))),
+            bbox: {
+                let mut b = std::mem::take(&mut a.bbox);
+                b.shrink_to_fit();
+                b
+            },
             score: Arc::new(shrink(std::mem::take(&mut a.score))),
             flags: shrink(std::mem::take(&mut a.flags)),
             keypoints: shrink(std::mem::take(&mut a.keypoints)),
         };
-        let annotations = Table::new(a);
+        // The annotations' id lookup (a sort) and their groupings are built side by side.
+        let (annotations, (by_image, category_keys)) = parallel::install(|| {
+            rayon::join(
+                || Table::new(a),
+                || {
+                    let keys = if has_categories {
+                        distinct_in_order(&ann.category_id)
+                    } else {
+                        Vec::new()
+                    };
+                    (Groups::new(&ann.image_id), keys)
+                },
+            )
+        });
         let i = &mut s.images;
         let img = ImgColumns {
             width: i.width.iter().map(|&v| v as u32).collect(),
@@ -228,12 +247,6 @@ impl Index {
         };
         let images = Table::new(i);
         let categories = Table::new(&mut s.categories);
-        let by_image = Groups::new(&ann.image_id);
-        let category_keys = if has_categories {
-            distinct_in_order(&ann.category_id)
-        } else {
-            Vec::new()
-        };
         Ok(Index {
             source,
             members,
@@ -275,7 +288,7 @@ impl Index {
             + a.image_id.bytes()
             + a.category_id.bytes()
             + a.area.capacity() * 8
-            + a.bbox.capacity() * 32
+            + a.bbox.bytes()
             + a.score.capacity() * 8
             + self.result_masks.as_ref().map_or(0, |m| m.heap_bytes())
             + self

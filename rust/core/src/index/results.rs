@@ -19,6 +19,7 @@
 //! of none of these kinds) are reported as [`Branch::Other`] for the caller to handle the way
 //! pycocotools does; a record that does not fit its branch is a schema error naming it.
 
+use super::columns::Boxes;
 use super::json::{self, Member, Numeric, Value};
 use super::{flag, segm, Index, Kind};
 use crate::error::{Error, Result};
@@ -85,6 +86,8 @@ impl Index {
     /// Sets `results` and the derived columns (`area`, `bbox`) of a scanned results file.
     pub(super) fn derive_results(&mut self) -> Result<()> {
         let n = self.annotations.len();
+        // Results keep plain boxes: evaluations share them, and the branches rewrite them.
+        self.ann.bbox = Boxes::Plain(self.ann.bbox.to_arc());
         if n == 0 {
             self.results = Some(Branch::Empty);
             return Ok(());
@@ -112,17 +115,19 @@ impl Index {
                 if let Some(r) = self.ann.flags.iter().position(|f| f & flag::HAS_BBOX == 0) {
                     return Err(self.result_error(r, "bbox", "[x, y, width, height]"));
                 }
-                self.ann.area = Arc::new(self.ann.bbox.iter().map(|b| b[2] * b[3]).collect());
+                let boxes = self.ann.bbox.to_arc();
+                self.ann.area = Arc::new(boxes.iter().map(|b| b[2] * b[3]).collect());
             }
             Branch::Segm => {
                 let rows: Vec<usize> = (0..n).collect();
                 let (masks, area, bbox) = self.result_rles(&rows)?;
-                let boxes = Arc::make_mut(&mut self.ann.bbox);
+                let mut boxes = std::mem::take(&mut self.ann.bbox).into_plain();
                 for (r, b) in bbox.into_iter().enumerate() {
                     if self.ann.flags[r] & flag::HAS_BBOX == 0 {
                         boxes[r] = b;
                     }
                 }
+                self.ann.bbox = Boxes::Plain(Arc::new(boxes));
                 self.ann.area = Arc::new(area);
                 self.result_masks = Some(Arc::new(masks));
             }
@@ -134,7 +139,7 @@ impl Index {
                     starts: vec![0],
                 };
                 let values = self.result_keypoints(&rows)?;
-                let boxes = Arc::make_mut(&mut self.ann.bbox);
+                let mut boxes = std::mem::take(&mut self.ann.bbox).into_plain();
                 for (r, kp) in values.into_iter().enumerate() {
                     let x = min_max(kp.iter().step_by(3));
                     let y = min_max(kp.iter().skip(1).step_by(3));
@@ -147,6 +152,7 @@ impl Index {
                     kept.values.extend(kp);
                     kept.starts.push(kept.values.len());
                 }
+                self.ann.bbox = Boxes::Plain(Arc::new(boxes));
                 self.ann.area = Arc::new(area);
                 kept.values.shrink_to_fit();
                 self.result_keypoints = Some(Arc::new(kept));
@@ -271,7 +277,7 @@ mod tests {
         };
         assert_eq!(idx.results, Some(Branch::Segm));
         assert_eq!(*idx.ann.area, [5.0]);
-        assert_eq!(*idx.ann.bbox, [[1.0, 1.0, 2.0, 3.0]]);
+        assert_eq!(*idx.ann.bbox.to_arc(), [[1.0, 1.0, 2.0, 3.0]]);
 
         let Ok(idx) = open(
             r#"[{"image_id": 1, "category_id": 1, "keypoints": [1, 5, 2, 4, 1.5, 2, 3, 9, 0], "score": 0.5},
@@ -281,8 +287,8 @@ mod tests {
         };
         assert_eq!(idx.results, Some(Branch::Keypoints));
         assert_eq!(idx.ann.area[0], 3.0 * 7.5);
-        assert_eq!(idx.ann.bbox[0], [1.0, 1.5, 3.0, 7.5]);
-        assert!(idx.ann.area[1].is_nan() && idx.ann.bbox[1][0].is_nan());
+        assert_eq!(idx.ann.bbox.get(0), [1.0, 1.5, 3.0, 7.5]);
+        assert!(idx.ann.area[1].is_nan() && idx.ann.bbox.get(1)[0].is_nan());
 
         for (text, branch) in [
             ("[]", Branch::Empty),

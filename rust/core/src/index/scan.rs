@@ -18,11 +18,12 @@
 //! on a malformed document.
 
 use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use rayon::prelude::*;
 
-use super::columns::IntColumn;
-use super::json::{Lexer, Number, Step, Stop};
+use super::columns::{code_value, decimal_code, BoxValue, Boxes, IntColumn, Offsets};
+use super::json::{plain_number_end, Lexer, Number, Step, Stop};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -96,14 +97,14 @@ pub struct TopEntry {
 #[derive(Debug, Default)]
 pub struct Records {
     /// File offset of each record's first byte.
-    pub offsets: Vec<u64>,
+    pub offsets: Offsets,
     /// Offset just past the array's last record (the `]`), bounding the last record.
     pub end: u64,
     pub id: IntColumn,
     pub image_id: IntColumn,
     pub category_id: IntColumn,
     pub area: Vec<f64>,
-    pub bbox: Vec<[f64; 4]>,
+    pub bbox: Boxes,
     pub width: Vec<i64>,
     pub height: Vec<i64>,
     /// Results only.
@@ -161,7 +162,7 @@ struct Fields {
     image_id: Option<i64>,
     category_id: Option<i64>,
     area: Option<f64>,
-    bbox: Option<[f64; 4]>,
+    bbox: Option<BoxValue>,
     iscrowd: Option<(bool, bool)>,
     width: Option<i64>,
     height: Option<i64>,
@@ -274,8 +275,10 @@ fn crowd_field(lx: &mut Lexer<'_>) -> Step<Option<(bool, bool)>> {
     }
 }
 
-/// `bbox`: exactly four numbers.
-fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<[f64; 4]>> {
+/// `bbox`: exactly four numbers. Plain decimals become their compact codes straight from the
+/// text (no double is parsed); other numbers are parsed, and the box is kept whole if one of
+/// them has no code.
+fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<BoxValue>> {
     if lx.peek("a value")? != b'[' {
         lx.skip_value(2)?;
         return Ok(None);
@@ -285,33 +288,74 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<[f64; 4]>> {
         lx.pos += 1;
         return Ok(None);
     }
-    let (mut out, mut n, mut ok) = ([0.0; 4], 0usize, true);
+    let (mut codes, mut values, mut n, mut ok) = ([0u32; 4], [0.0; 4], 0usize, true);
+    let (mut all_codes, mut coded) = (true, 0u8);
     loop {
-        if is_number_start(lx.peek("a value")?) {
+        let b = lx.peek("a value")?;
+        if b.is_ascii_digit() {
+            let end = match plain_number_end(lx.buf, lx.pos) {
+                Some(end) => end,
+                None => lx.number_span()?.0,
+            };
+            if let Some(code) = decimal_code(&lx.buf[lx.pos..end]) {
+                lx.pos = end;
+                if let Some(slot) = codes.get_mut(n) {
+                    *slot = code;
+                    coded |= 1 << n;
+                }
+                n += 1;
+                if !separator(lx)? {
+                    break;
+                }
+                continue;
+            }
+        }
+        if is_number_start(b) {
             let v = lx.number()?;
-            if let Some(slot) = out.get_mut(n) {
+            if let Some(slot) = values.get_mut(n) {
                 *slot = number_value(v, lx);
+                all_codes = false;
             }
         } else {
             lx.skip_value(3)?;
             ok = false;
         }
         n += 1;
-        match lx.peek("',' or ']'")? {
-            b',' => lx.pos += 1,
-            b']' => {
-                lx.pos += 1;
-                break;
-            }
-            _ => {
-                return Err(Stop::Bad {
-                    pos: lx.pos,
-                    expected: "',' or ']'",
-                })
-            }
+        if !separator(lx)? {
+            break;
         }
     }
-    Ok((ok && n == 4).then_some(out))
+    if !ok || n != 4 {
+        return Ok(None);
+    }
+    if all_codes {
+        return Ok(Some(BoxValue::Codes(codes)));
+    }
+    // Some numbers were parsed: fill in the coded ones and encode the box by value.
+    for (i, value) in values.iter_mut().enumerate() {
+        if coded & (1 << i) != 0 {
+            *value = code_value(codes[i]);
+        }
+    }
+    Ok(Some(BoxValue::of(values)))
+}
+
+/// After an array element: true on `,` (more follow), false on `]` (consumed).
+fn separator(lx: &mut Lexer<'_>) -> Step<bool> {
+    match lx.peek("',' or ']'")? {
+        b',' => {
+            lx.pos += 1;
+            Ok(true)
+        }
+        b']' => {
+            lx.pos += 1;
+            Ok(false)
+        }
+        _ => Err(Stop::Bad {
+            pos: lx.pos,
+            expected: "',' or ']'",
+        }),
+    }
 }
 
 /// A field's value, or None with its problem noted.
@@ -457,53 +501,160 @@ enum State {
     Done,
 }
 
-/// A window over the input: `buf[pos..]` is unread, `base` is the file offset of `buf[0]`.
-struct Window<R> {
-    reader: R,
+/// Most bytes of room kept in front of each chunk read ahead (see [`Window::refill`]).
+const MAX_HEADROOM: usize = 256 << 10;
+
+/// A chunk read ahead: `headroom` bytes of room, then the file's bytes.
+type Chunk = std::io::Result<Vec<u8>>;
+
+/// Reads `reader` in chunks on its own thread, so that reading the file (a copy out of the
+/// page cache, about a tenth of the pass) overlaps parsing it. Buffers come back through
+/// `spare` to be filled again: no fresh memory (zeroed and faulted in) per chunk.
+fn read_ahead<R: Read>(
+    mut reader: R,
+    chunk: usize,
+    headroom: usize,
+    chunks: SyncSender<Chunk>,
+    spare: Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = spare.try_recv().unwrap_or_default();
+        buf.truncate(headroom + chunk);
+        buf.resize(headroom + chunk, 0);
+        let mut got = 0;
+        while got < chunk {
+            match reader.read(&mut buf[headroom + got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = chunks.send(Err(e));
+                    return;
+                }
+            }
+        }
+        buf.truncate(headroom + got);
+        // A closed channel means the pass stopped (an error); then so does the reading.
+        if got == 0 || chunks.send(Ok(buf)).is_err() || got < chunk {
+            return;
+        }
+    }
+}
+
+/// A window over the input: `buf[lo..]` holds the bytes from file offset `base` on, of which
+/// the first `pos` are consumed.
+struct Window {
     buf: Vec<u8>,
+    lo: usize,
     base: u64,
     pos: usize,
     eof: bool,
-    chunk: usize,
+    headroom: usize,
+    chunks: Receiver<Chunk>,
+    spare: SyncSender<Vec<u8>>,
 }
 
-impl<R: Read> Window<R> {
-    /// Drops the consumed bytes and reads the next chunk (a window that holds only one
-    /// unfinished step grows instead, so a record of any size fits).
+impl Window {
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(self.lo..).unwrap_or_default()
+    }
+
+    /// The next chunk read ahead, or None at the end of the file.
+    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        match self.chunks.recv() {
+            Ok(chunk) => chunk.map(Some),
+            Err(_) => {
+                self.eof = true;
+                Ok(None)
+            }
+        }
+    }
+
+    fn recycle(&self, buf: Vec<u8>) {
+        let _ = self.spare.try_send(buf);
+    }
+
+    /// Drops the consumed bytes and takes the next chunk. The unconsumed tail (usually part
+    /// of one record) is copied into the room in front of the chunk, not the chunk behind the
+    /// tail; a tail larger than that room (a window that holds one unfinished step) grows
+    /// instead, at least doubling, so a record of any size fits in a few refills.
     fn refill(&mut self) -> std::io::Result<()> {
-        self.buf.drain(..self.pos);
+        let start = (self.lo + self.pos).min(self.buf.len());
         self.base += self.pos as u64;
         self.pos = 0;
-        let want = self.chunk.max(self.buf.len());
-        let got = (&mut self.reader)
-            .take(want as u64)
-            .read_to_end(&mut self.buf)?;
-        if got < want {
-            self.eof = true;
+        let tail_len = self.buf.len() - start;
+        let Some(mut next) = self.next_chunk()? else {
+            self.lo = start;
+            return Ok(());
+        };
+        if tail_len <= self.headroom {
+            let at = self.headroom - tail_len;
+            let (tail, room) = (&self.buf[start..], &mut next[at..self.headroom]);
+            room.copy_from_slice(tail);
+            let old = std::mem::replace(&mut self.buf, next);
+            self.recycle(old);
+            self.lo = at;
+            return Ok(());
         }
+        let mut grown = Vec::with_capacity(2 * tail_len + next.len());
+        grown.extend_from_slice(&self.buf[start..]);
+        loop {
+            grown.extend_from_slice(next.get(self.headroom..).unwrap_or_default());
+            self.recycle(next);
+            if grown.len() >= 2 * tail_len {
+                break;
+            }
+            match self.next_chunk()? {
+                Some(more) => next = more,
+                None => break,
+            }
+        }
+        let old = std::mem::replace(&mut self.buf, grown);
+        self.recycle(old);
+        self.lo = 0;
         Ok(())
     }
 }
 
-/// The pass itself: reads `reader` to its end, a document of the given kind.
-pub fn scan<R: Read>(reader: R, chunk: usize, doc: Document) -> Result<Scanned> {
-    let mut win = Window {
-        reader,
-        buf: Vec::with_capacity(chunk * 2),
-        base: 0,
-        pos: 0,
-        eof: false,
-        chunk: chunk.max(64),
-    };
+/// The pass itself: reads `reader` to its end (on a thread of its own, see [`read_ahead`]),
+/// a document of the given kind.
+pub fn scan<R: Read + Send>(reader: R, chunk: usize, doc: Document) -> Result<Scanned> {
+    let chunk = chunk.max(64);
+    let headroom = (chunk / 8).clamp(16, MAX_HEADROOM);
+    std::thread::scope(|s| {
+        let (chunk_tx, chunks) = sync_channel(1);
+        let (spare, spare_rx) = sync_channel(2);
+        std::thread::Builder::new()
+            .name("cocors-read".into())
+            .spawn_scoped(s, move || {
+                read_ahead(reader, chunk, headroom, chunk_tx, spare_rx)
+            })
+            .map_err(io_error)?;
+        let mut win = Window {
+            buf: Vec::new(),
+            lo: 0,
+            base: 0,
+            pos: 0,
+            eof: false,
+            headroom,
+            chunks,
+            spare,
+        };
+        win.refill().map_err(io_error)?;
+        pass(&mut win, doc)
+    })
+}
+
+/// The steps of the pass over the window, refilling it as they ask.
+fn pass(win: &mut Window, doc: Document) -> Result<Scanned> {
     let mut out = Scanned::default();
     let mut problems = Problems::default();
     let mut state = match doc {
         Document::Coco => State::Start,
         Document::Results => State::StartResults,
     };
-    win.refill().map_err(io_error)?;
     while state != State::Done {
-        let mut lx = Lexer::new(&win.buf, win.pos, win.eof);
+        let mut lx = Lexer::new(win.bytes(), win.pos, win.eof);
         let stepped = step(&mut lx, state, &mut out, win.base, &mut problems);
         match stepped {
             Ok(next) => {
@@ -546,7 +697,8 @@ enum RunEnd {
 
 /// Records parsed from one stretch of the window.
 struct Run {
-    records: Vec<(usize, Fields)>,
+    /// The records, in file order, in parts (one per segment: joining runs moves no records).
+    records: Vec<Vec<(usize, Fields)>>,
     /// After the last record (before its separator) when `Close`; where the next record starts
     /// when `More`.
     resume: usize,
@@ -559,7 +711,7 @@ fn parse_run(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
     let mut records = Vec::new();
     let (resume, end) = run_records(buf, start, eof, kind, &mut records);
     Run {
-        records,
+        records: vec![records],
         resume,
         end,
     }
@@ -799,14 +951,14 @@ fn step(
             lx.peek("a value")?;
             // As many records as the window holds, in one step.
             let run = parse_runs(lx.buf, lx.pos, lx.eof, kind);
-            if run.records.is_empty() {
+            if run.records.iter().all(Vec::is_empty) {
                 return Err(match run.end {
                     RunEnd::Bad(stop) => stop,
                     RunEnd::Close | RunEnd::More | RunEnd::MoreSeparator => Stop::More,
                 });
             }
             let recs = out.records_mut(kind);
-            for (start, f) in run.records {
+            for (start, f) in run.records.into_iter().flatten() {
                 push_record(recs, kind, base + start as u64, f, problems.of(kind));
             }
             lx.pos = run.resume;
@@ -1007,7 +1159,7 @@ mod tests {
             assert_eq!(a.id.to_vec(), [1, 2]);
             assert_eq!(a.image_id.to_vec(), [7, 3]);
             assert_eq!(a.area[0], 12.25);
-            assert_eq!(a.bbox[0], [1.0, 2.0, 3.5, 4.0]);
+            assert_eq!(a.bbox.get(0), [1.0, 2.0, 3.5, 4.0]);
             assert_eq!(
                 a.flags[1],
                 flag::HAS_ISCROWD | flag::ISCROWD | flag::ISCROWD_BOOL
@@ -1015,7 +1167,10 @@ mod tests {
             assert_eq!(s.categories.id.to_vec(), [18]);
             let info = &s.top[0];
             assert_eq!(&DOC[info.start as usize..info.end as usize], r#"{"v": 1}"#);
-            assert_eq!(&DOC[a.offsets[1] as usize..][..8], r#"{"id": 2"#);
+            assert_eq!(
+                &DOC[a.offsets.get(1).unwrap() as usize..][..8],
+                r#"{"id": 2"#
+            );
             assert_eq!(DOC.as_bytes()[a.end as usize], b']');
         }
     }
@@ -1134,5 +1289,54 @@ mod tests {
         assert_eq!(s.top.len(), 2);
         assert_eq!(s.top[0].key, "images");
         assert_eq!(s.images.id.to_vec(), [2]);
+    }
+
+    #[test]
+    fn boxes_equal_the_parsed_numbers_in_every_form() {
+        let boxes = [
+            "[1, 2.5, 30.25, 4.125]",
+            "[1e2, 0.1, -1.5, 2]",
+            "[1.23456, 0, 1073741823, 7]",
+            "[-0.0, 5.10, 1E+1, 0.333]",
+            "[12.5, 1.0, 2.0, 3]",
+        ];
+        let anns: Vec<String> = boxes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| format!(r#"{{"id": {i}, "image_id": 1, "bbox": {b}}}"#))
+            .collect();
+        let doc = format!(r#"{{"annotations": [{}]}}"#, anns.join(","));
+        for chunk in [7, 64, 4096] {
+            let a = scan_all(&doc, chunk).unwrap().annotations;
+            for (r, b) in boxes.iter().enumerate() {
+                let want: Vec<u64> = b
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(", ")
+                    .map(|t| t.parse::<f64>().unwrap().to_bits())
+                    .collect();
+                assert_eq!(a.bbox.get(r).map(f64::to_bits).to_vec(), want, "{b}");
+            }
+            // Only the boxes with a number that has no code are kept whole.
+            assert!(matches!(&a.bbox, Boxes::Compact { whole, .. } if whole.len() == 3));
+        }
+    }
+
+    #[test]
+    fn records_far_larger_than_a_chunk_grow_the_window() {
+        let poly: Vec<String> = (0..20_000).map(|i| format!("{i}.5")).collect();
+        let doc = format!(
+            r#"{{"annotations": [{{"id": 1, "image_id": 1}}, {{"id": 2, "image_id": 1, "segmentation": [[{}]], "bbox": [1, 2, 3, 4]}}, {{"id": 3, "image_id": 2}}], "images": []}}"#,
+            poly.join(", ")
+        );
+        let whole = scan_all(&doc, 1 << 20).unwrap();
+        for chunk in [64, 1000, 50_000] {
+            let a = scan_all(&doc, chunk).unwrap();
+            assert_eq!(a.annotations.offsets, whole.annotations.offsets);
+            assert_eq!(a.annotations.id.to_vec(), [1, 2, 3]);
+            assert_eq!(a.annotations.bbox.get(1), [1.0, 2.0, 3.0, 4.0]);
+            assert_eq!(a.len, doc.len() as u64);
+        }
+        let e = scan_all(&doc[..doc.len() - 30], 64).unwrap_err();
+        assert!(matches!(e, Error::Parse { .. }), "{e:?}");
     }
 }
