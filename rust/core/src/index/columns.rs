@@ -66,6 +66,37 @@ impl IntColumn {
         }
     }
 
+    /// Appends the values of `other`.
+    pub fn append(&mut self, other: &IntColumn) {
+        if let (
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            },
+            IntColumn::Narrow {
+                values: more,
+                big_rows: more_rows,
+                big: more_big,
+            },
+        ) = (&mut *self, other)
+        {
+            let rows = values.len();
+            if u32::try_from(rows + more.len()).is_ok() {
+                values.extend_from_slice(more);
+                big_rows.extend(more_rows.iter().map(|&r| r + rows as u32));
+                big.extend_from_slice(more_big);
+                if big.len() >= 16 && big.len() * 4 > values.len() {
+                    *self = IntColumn::Wide(self.to_vec());
+                }
+                return;
+            }
+        }
+        for r in 0..other.len() {
+            self.push(other.get(r));
+        }
+    }
+
     pub fn shrink_to_fit(&mut self) {
         match self {
             IntColumn::Narrow {
@@ -190,6 +221,19 @@ impl Offsets {
             self.steps.push(row);
         }
         self.low.push(offset as u32);
+    }
+
+    /// Appends the offsets of `other` (none below the last one here).
+    pub fn append(&mut self, other: &Offsets) {
+        if self.steps.is_empty() && other.steps.is_empty() {
+            self.low.extend_from_slice(&other.low);
+            return;
+        }
+        for r in 0..other.len() {
+            if let Some(offset) = other.get(r) {
+                self.push(offset);
+            }
+        }
     }
 
     pub fn get(&self, row: usize) -> Option<u64> {
@@ -339,6 +383,34 @@ impl Boxes {
                 }
             },
             Boxes::Plain(v) => Arc::make_mut(v).push(b.value()),
+        }
+    }
+
+    /// Appends the boxes of `other`.
+    pub fn append(&mut self, other: &Boxes) {
+        if let (
+            Boxes::Compact {
+                codes,
+                whole_rows,
+                whole,
+            },
+            Boxes::Compact {
+                codes: more,
+                whole_rows: more_rows,
+                whole: more_whole,
+            },
+        ) = (&mut *self, other)
+        {
+            let rows = codes.len();
+            if u32::try_from(rows + more.len()).is_ok() {
+                codes.extend_from_slice(more);
+                whole_rows.extend(more_rows.iter().map(|&r| r + rows as u32));
+                whole.extend_from_slice(more_whole);
+                return;
+            }
+        }
+        for r in 0..other.len() {
+            self.push(BoxValue::of(other.get(r)));
         }
     }
 

@@ -115,6 +115,36 @@ pub struct Records {
     pub keypoints: Vec<(u32, u32)>,
 }
 
+impl Records {
+    /// Appends the records of `other` (a part parsed on its own, its rows counted from 0).
+    fn append(&mut self, kind: Kind, other: Records) {
+        let rows = self.offsets.len();
+        self.offsets.append(&other.offsets);
+        if kind == Kind::Results {
+            // `loadRes` numbers results from 1 in file order.
+            for r in 0..other.offsets.len() {
+                self.id.push((rows + r + 1) as i64);
+            }
+        } else {
+            self.id.append(&other.id);
+        }
+        self.image_id.append(&other.image_id);
+        self.category_id.append(&other.category_id);
+        self.area.extend_from_slice(&other.area);
+        self.bbox.append(&other.bbox);
+        self.width.extend_from_slice(&other.width);
+        self.height.extend_from_slice(&other.height);
+        self.score.extend_from_slice(&other.score);
+        self.flags.extend_from_slice(&other.flags);
+        // Rows beyond 32 bits are left out (their keypoints are found by walking the record).
+        let shifted = other
+            .keypoints
+            .iter()
+            .filter_map(|&(r, at)| Some((u32::try_from(rows + r as usize).ok()?, at)));
+        self.keypoints.extend(shifted);
+    }
+}
+
 /// What the pass found.
 #[derive(Debug, Default)]
 pub struct Scanned {
@@ -501,6 +531,9 @@ enum State {
     Done,
 }
 
+/// Segments of a window per thread (see [`parse_runs`]).
+const SEGMENTS_PER_THREAD: usize = 4;
+
 /// Most bytes of room kept in front of each chunk read ahead (see [`Window::refill`]).
 const MAX_HEADROOM: usize = 256 << 10;
 
@@ -695,23 +728,56 @@ enum RunEnd {
     Bad(Stop),
 }
 
-/// Records parsed from one stretch of the window.
+/// Records parsed from one stretch of the window, already in columns.
 struct Run {
-    /// The records, in file order, in parts (one per segment: joining runs moves no records).
-    records: Vec<Vec<(usize, Fields)>>,
+    /// In file order, one part per segment (joining runs copies no records).
+    parts: Vec<Part>,
     /// After the last record (before its separator) when `Close`; where the next record starts
     /// when `More`.
     resume: usize,
     end: RunEnd,
 }
 
+/// The columns of one segment's records (rows counted from its first record) and its first
+/// schema problem.
+#[derive(Default)]
+struct Part {
+    recs: Records,
+    problem: Option<Pending>,
+}
+
+/// A record's schema problem, before the record's row in the whole array is known.
+struct Pending {
+    index: usize,
+    id: Option<i64>,
+    field: &'static str,
+    expected: &'static str,
+}
+
+impl Pending {
+    /// The error, for a part whose first record is row `rows` of the array.
+    fn error(&self, kind: Kind, rows: usize) -> Error {
+        let index = rows + self.index;
+        Error::Schema {
+            path: String::new(),
+            record: match self.id {
+                Some(id) => format!("{}[{index}] (id {id})", kind.key()),
+                None => format!("{}[{index}]", kind.key()),
+            },
+            field: self.field.into(),
+            expected: self.expected.into(),
+        }
+    }
+}
+
 /// Parses records of `kind` starting at `start` (where a record begins), each followed by `,`
-/// or the closing `]`, until the array closes, the window ends or the input is malformed.
-fn parse_run(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
-    let mut records = Vec::new();
-    let (resume, end) = run_records(buf, start, eof, kind, &mut records);
+/// or the closing `]`, until the array closes, the window ends or the input is malformed;
+/// `base` is the file offset of `buf[0]`.
+fn parse_run(buf: &[u8], start: usize, eof: bool, kind: Kind, base: u64) -> Run {
+    let mut part = Part::default();
+    let (resume, end) = run_records(buf, start, eof, kind, base, &mut part);
     Run {
-        records: vec![records],
+        parts: vec![part],
         resume,
         end,
     }
@@ -723,13 +789,17 @@ fn run_records(
     start: usize,
     eof: bool,
     kind: Kind,
-    records: &mut Vec<(usize, Fields)>,
+    base: u64,
+    part: &mut Part,
 ) -> (usize, RunEnd) {
     let mut p = start;
     loop {
         let mut lx = Lexer::new(buf, p, eof);
         match record(&mut lx, kind) {
-            Ok(f) => records.push((first_non_ws(buf, p), f)),
+            Ok(f) => {
+                let at = base + first_non_ws(buf, p) as u64;
+                push_record(&mut part.recs, kind, at, f, &mut part.problem);
+            }
             Err(Stop::More) => return (p, RunEnd::More),
             Err(bad) => return (p, RunEnd::Bad(bad)),
         }
@@ -791,15 +861,17 @@ fn guess_record_start(buf: &[u8], from: usize) -> Option<usize> {
 /// Parses the records of the window from `start` on the pool: one segment per thread, each
 /// confirmed by the segment before it ending exactly where it starts; returns the records in
 /// file order as one run.
-fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
+fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind, base: u64) -> Run {
     let threads = parallel::num_threads();
     let len = buf.len().saturating_sub(start);
     if threads < 2 || !parallel::worth_parallel(threads, len) {
-        return parse_run(buf, start, eof, kind);
+        return parse_run(buf, start, eof, kind, base);
     }
+    // A few segments per thread, so that one slow segment does not leave the others idle.
+    let segments = threads * SEGMENTS_PER_THREAD;
     let mut starts = vec![start];
-    for i in 1..threads {
-        let from = start + len * i / threads;
+    for i in 1..segments {
+        let from = start + len * i / segments;
         match guess_record_start(buf, from.max(starts[starts.len() - 1] + 1)) {
             Some(s) => starts.push(s),
             None => break,
@@ -818,7 +890,7 @@ fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
     let runs: Vec<Run> = parallel::install(|| {
         segments
             .par_iter()
-            .map(|&(s, e, seg_eof)| parse_run(&buf[..e], s, seg_eof, kind))
+            .map(|&(s, e, seg_eof)| parse_run(&buf[..e], s, seg_eof, kind, base))
             .collect()
     });
     let mut merged: Option<Run> = None;
@@ -826,7 +898,7 @@ fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
         match merged.as_mut() {
             None => merged = Some(run),
             Some(m) if m.end == RunEnd::More && m.resume == s => {
-                m.records.extend(run.records);
+                m.parts.extend(run.parts);
                 m.resume = run.resume;
                 m.end = run.end;
             }
@@ -835,7 +907,7 @@ fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind) -> Run {
             Some(_) => break,
         }
     }
-    merged.unwrap_or_else(|| parse_run(buf, start, eof, kind))
+    merged.unwrap_or_else(|| parse_run(buf, start, eof, kind, base))
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -950,16 +1022,20 @@ fn step(
         State::Element(entry, Some(kind)) => {
             lx.peek("a value")?;
             // As many records as the window holds, in one step.
-            let run = parse_runs(lx.buf, lx.pos, lx.eof, kind);
-            if run.records.iter().all(Vec::is_empty) {
+            let run = parse_runs(lx.buf, lx.pos, lx.eof, kind, base);
+            if run.parts.iter().all(|p| p.recs.offsets.is_empty()) {
                 return Err(match run.end {
                     RunEnd::Bad(stop) => stop,
                     RunEnd::Close | RunEnd::More | RunEnd::MoreSeparator => Stop::More,
                 });
             }
             let recs = out.records_mut(kind);
-            for (start, f) in run.records.into_iter().flatten() {
-                push_record(recs, kind, base + start as u64, f, problems.of(kind));
+            for part in run.parts {
+                let rows = recs.offsets.len();
+                if let Some(p) = part.problem {
+                    problems.of(kind).get_or_insert_with(|| p.error(kind, rows));
+                }
+                recs.append(kind, part.recs);
             }
             lx.pos = run.resume;
             match run.end {
@@ -1053,17 +1129,20 @@ fn present<T: Default>(value: Option<T>, flags: &mut u8, bit: u8) -> T {
 }
 
 /// Appends one record's columns, noting its first schema problem.
-fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &mut Option<Error>) {
+fn push_record(
+    recs: &mut Records,
+    kind: Kind,
+    start: u64,
+    f: Fields,
+    problem: &mut Option<Pending>,
+) {
     let index = recs.offsets.len();
-    let mut note = |field: &str, expected: &str| {
-        problem.get_or_insert_with(|| Error::Schema {
-            path: String::new(),
-            record: match f.id {
-                Some(id) => format!("{}[{index}] (id {id})", kind.key()),
-                None => format!("{}[{index}]", kind.key()),
-            },
-            field: field.into(),
-            expected: expected.into(),
+    let mut note = |field: &'static str, expected: &'static str| {
+        problem.get_or_insert(Pending {
+            index,
+            id: f.id,
+            field,
+            expected,
         });
     };
     if let Some(p) = f.problems.first() {
@@ -1077,10 +1156,9 @@ fn push_record(recs: &mut Records, kind: Kind, start: u64, f: Fields, problem: &
         note("image_id", "an 'image_id' field (an integer)");
     }
     recs.offsets.push(start);
-    match kind {
-        // `loadRes` numbers results from 1 in file order.
-        Kind::Results => recs.id.push(index as i64 + 1),
-        _ => recs.id.push(f.id.unwrap_or(0)),
+    // `loadRes` numbers results from 1 in file order: see [`Records::append`].
+    if kind != Kind::Results {
+        recs.id.push(f.id.unwrap_or(0));
     }
     match kind {
         Kind::Annotations | Kind::Results => {
@@ -1238,11 +1316,16 @@ mod tests {
                 1 => r#""x": [{"a": 1},{"b": [{"c": 2} , {"d": "}"}]}], "#.to_owned(),
                 _ => String::new(),
             };
+            // Some 12-digit ids (kept aside in the narrow column) and boxes kept whole.
+            let id = if i % 97 == 0 {
+                900_100_000_000 + i64::from(i)
+            } else {
+                3000 - i64::from(i)
+            };
+            let w = if i % 89 == 0 { "1e1" } else { "3" };
             doc.push_str(&format!(
-                r#"{{{extra}"id": {}, "image_id": {}, "area": {}.5, "bbox": [1, 2, 3, {i}], "segmentation": [[1.25, 2, 3, 4, 5, 6]]}}"#,
-                3000 - i,
+                r#"{{{extra}"id": {id}, "image_id": {}, "area": {i}.5, "bbox": [1, 2, {w}, {i}], "segmentation": [[1.25, 2, 3, 4, 5, 6]]}}"#,
                 i % 11,
-                i
             ));
         }
         doc.push_str("]}");
@@ -1265,6 +1348,30 @@ mod tests {
             assert_eq!(a.bbox, b.bbox);
             assert_eq!(a.end, b.end);
         }
+        assert_eq!(a.id.get(97), 900_100_000_097);
+        assert_eq!(a.bbox.get(89)[2], 10.0);
+        // A schema problem far into the file names its row in the whole array, and results
+        // are numbered from 1 across segments.
+        let wrong = doc.replacen("[1, 2, 3, 2500]", "[1, 2, 2500]", 1);
+        let results = format!("[{}]", &doc["{\"annotations\": [".len()..doc.len() - 2]);
+        for (threads, chunk) in [(1, 1 << 20), (2, 1 << 20), (3, 777)] {
+            crate::parallel::set_num_threads(threads);
+            let e = scan_all(&wrong, chunk).unwrap_err();
+            assert!(
+                matches!(&e, Error::Schema { record, field, .. } if record == "annotations[2500] (id 500)" && field == "bbox"),
+                "{e:?}"
+            );
+            let r = scan(results.as_bytes(), chunk, Document::Results).unwrap();
+            assert_eq!(r.annotations.id.to_vec(), (1..=3000).collect::<Vec<i64>>());
+            let shift = "{\"annotations\": ".len() as u64;
+            for row in [0, 1, 1499, 2999] {
+                assert_eq!(
+                    r.annotations.offsets.get(row).map(|o| o + shift),
+                    a.offsets.get(row)
+                );
+            }
+        }
+        crate::parallel::set_num_threads(0);
         // And a malformed record far into the file is found wherever the segments fall.
         let bad = doc.replacen(r#""area": 2000.5"#, r#""area": 2000.5.5"#, 1);
         let offset = bad.find("2000.5.5").unwrap() as u64 + 6;
