@@ -7,11 +7,12 @@
 //! and retries it. A window therefore holds one chunk plus at most one record.
 //!
 //! Records are parsed in parallel without a sequential pre-pass: the window's run of records is
-//! cut into one segment per thread at guessed record boundaries (`}`, `,`, `{`), each segment is
+//! cut into a few segments per thread at guessed record boundaries (`}`, `,`, `{`), each segment is
 //! parsed as a run of records, and a guess is confirmed only if the segment before it, parsed
 //! from a known record start, ends exactly there. A wrong guess (the bytes were inside a
 //! record) just discards the later segments' work; the result never depends on the guesses or
-//! on the thread count.
+//! on the thread count. Each segment's records go straight into columns of its own, which the
+//! step appends in file order; the file itself is read ahead on a thread of its own.
 //!
 //! Schema problems (a string id, a bbox of 3 numbers) are remembered and reported only once the
 //! whole document has proved to be valid JSON, since pycocotools' `json.load` would fail first
