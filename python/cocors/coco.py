@@ -139,17 +139,25 @@ class _RecordMap(Mapping):
     def __init__(self, index: Any, kind: str) -> None:
         self._index = index
         self._kind = kind
-        ids = index.ids(kind)
-        if index.has_duplicate_ids(kind):
-            _, first = np.unique(ids, return_index=True)
-            self._keys = ids[np.sort(first)]
-            self._rows: Optional[np.ndarray] = index.rows(kind, self._keys)
-        else:
-            self._keys = ids
-            self._rows = None
+        # The keys (8 bytes a record) are read from the index when first needed.
+        self._key_array: Optional[np.ndarray] = None
+        self._rows: Optional[np.ndarray] = None
+
+    @property
+    def _keys(self) -> np.ndarray:
+        if self._key_array is None:
+            ids = self._index.ids(self._kind)
+            if self._index.has_duplicate_ids(self._kind):
+                _, first = np.unique(ids, return_index=True)
+                self._key_array = ids[np.sort(first)]
+                self._rows = self._index.rows(self._kind, self._key_array)
+            else:
+                self._key_array = ids
+        return self._key_array
 
     def _row_list(self) -> List[int]:
-        return self._rows.tolist() if self._rows is not None else list(range(len(self._keys)))
+        keys = self._keys
+        return self._rows.tolist() if self._rows is not None else list(range(len(keys)))
 
     def __getitem__(self, key: Any) -> Any:
         k = _id_key(key)
@@ -166,6 +174,8 @@ class _RecordMap(Mapping):
         return iter(self._keys.tolist())
 
     def __len__(self) -> int:
+        if self._key_array is None and not self._index.has_duplicate_ids(self._kind):
+            return int(self._index.count(self._kind))
         return len(self._keys)
 
     def values(self) -> Any:  # type: ignore[override]
@@ -185,7 +195,13 @@ class _ImgToAnns(Mapping):
 
     def __init__(self, index: Any) -> None:
         self._index = index
-        self._keys = index.image_keys()
+        self._key_array: Optional[np.ndarray] = None
+
+    @property
+    def _keys(self) -> np.ndarray:
+        if self._key_array is None:
+            self._key_array = self._index.image_keys()
+        return self._key_array
 
     def __getitem__(self, key: Any) -> List[Any]:
         k = _id_key(key)

@@ -66,6 +66,13 @@ impl IntColumn {
         }
     }
 
+    pub fn reserve(&mut self, n: usize) {
+        match self {
+            IntColumn::Narrow { values, .. } => values.reserve(n),
+            IntColumn::Wide(v) => v.reserve(n),
+        }
+    }
+
     /// Appends the values of `other`.
     pub fn append(&mut self, other: &IntColumn) {
         if let (
@@ -221,6 +228,10 @@ impl Offsets {
             self.steps.push(row);
         }
         self.low.push(offset as u32);
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        self.low.reserve(n);
     }
 
     /// Appends the offsets of `other` (none below the last one here).
@@ -383,6 +394,13 @@ impl Boxes {
                 }
             },
             Boxes::Plain(v) => Arc::make_mut(v).push(b.value()),
+        }
+    }
+
+    pub fn reserve(&mut self, n: usize) {
+        match self {
+            Boxes::Compact { codes, .. } => codes.reserve(n),
+            Boxes::Plain(v) => Arc::make_mut(v).reserve(n),
         }
     }
 
@@ -583,42 +601,49 @@ pub struct Groups {
 impl Groups {
     pub fn new(column: &IntColumn) -> Groups {
         let n = column.len();
-        // Group number of each row, by first appearance of its key.
+        // Group number of each key by first appearance, and the size of each group. Rows of
+        // one key often come together: the last key's group is kept at hand.
         let mut first: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
         let mut keys = Vec::new();
-        let mut group_of = Vec::with_capacity(n);
-        // Rows of one key often come together: the last key's group is kept at hand.
+        let mut sizes: Vec<u32> = Vec::new();
         let mut last: Option<(i64, u32)> = None;
-        for r in 0..n {
-            let k = column.get(r);
-            let g = match last {
+        let mut group = |k: i64, keys: &mut Vec<i64>| -> u32 {
+            match last {
                 Some((lk, g)) if lk == k => g,
-                _ => *first.entry(k).or_insert_with(|| {
-                    keys.push(k);
-                    (keys.len() - 1) as u32
-                }),
-            };
-            last = Some((k, g));
-            group_of.push(g);
+                _ => {
+                    let g = *first.entry(k).or_insert_with(|| {
+                        keys.push(k);
+                        (keys.len() - 1) as u32
+                    });
+                    last = Some((k, g));
+                    g
+                }
+            }
+        };
+        for r in 0..n {
+            let g = group(column.get(r), &mut keys) as usize;
+            if g == sizes.len() {
+                sizes.push(0);
+            }
+            sizes[g] += 1;
         }
-        drop(first);
-        // Counting sort of rows by group (stable: file order inside a group).
-        let mut starts = vec![0u32; keys.len() + 1];
-        for &g in &group_of {
-            starts[g as usize + 1] += 1;
+        // Counting sort of rows by group (stable: file order inside a group); the groups are
+        // looked up again rather than kept per row, which would take 4 bytes a row for a while.
+        let mut starts = Vec::with_capacity(sizes.len() + 1);
+        starts.push(0u32);
+        for &size in &sizes {
+            starts.push(starts[starts.len() - 1] + size);
         }
-        for i in 1..starts.len() {
-            starts[i] += starts[i - 1];
-        }
+        drop(sizes);
         let mut fill = starts.clone();
         let mut rows = vec![0u32; n];
-        for (r, &g) in group_of.iter().enumerate() {
-            let slot = &mut fill[g as usize];
+        for r in 0..n {
+            let slot = &mut fill[group(column.get(r), &mut keys) as usize];
             rows[*slot as usize] = r as u32;
             *slot += 1;
         }
+        drop(first);
         let keys = IntColumn::from_vec(keys);
-        drop(group_of);
         let lookup = IdLookup::new(&keys);
         Groups {
             keys,

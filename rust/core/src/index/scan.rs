@@ -117,6 +117,31 @@ pub struct Records {
 }
 
 impl Records {
+    /// Room for `n` more records of `kind` in the columns it fills.
+    fn reserve(&mut self, kind: Kind, n: usize) {
+        self.offsets.reserve(n);
+        self.flags.reserve(n);
+        match kind {
+            Kind::Images => {
+                self.id.reserve(n);
+                self.width.reserve(n);
+                self.height.reserve(n);
+            }
+            Kind::Annotations | Kind::Results => {
+                if kind == Kind::Results {
+                    self.score.reserve(n);
+                } else {
+                    self.area.reserve(n);
+                }
+                self.id.reserve(n);
+                self.image_id.reserve(n);
+                self.category_id.reserve(n);
+                self.bbox.reserve(n);
+            }
+            Kind::Categories => self.id.reserve(n),
+        }
+    }
+
     /// Appends the records of `other` (a part parsed on its own, its rows counted from 0).
     fn append(&mut self, kind: Kind, other: Records) {
         let rows = self.offsets.len();
@@ -155,6 +180,8 @@ pub struct Scanned {
     pub categories: Records,
     /// Bytes read.
     pub len: u64,
+    /// Size of the input if known (0 if not), to size the columns.
+    size: u64,
 }
 
 impl Scanned {
@@ -653,6 +680,18 @@ impl Window {
 /// The pass itself: reads `reader` to its end (on a thread of its own, see [`read_ahead`]),
 /// a document of the given kind.
 pub fn scan<R: Read + Send>(reader: R, chunk: usize, doc: Document) -> Result<Scanned> {
+    scan_sized(reader, 0, chunk, doc)
+}
+
+/// [`scan`] of an input of `size` bytes (0: unknown). Knowing it, the columns are sized once
+/// from the first window's records, rather than grown by doubling: regrowth copies leave
+/// freed blocks behind that the allocator keeps (a few bytes per record of resident memory).
+pub fn scan_sized<R: Read + Send>(
+    reader: R,
+    size: u64,
+    chunk: usize,
+    doc: Document,
+) -> Result<Scanned> {
     let chunk = chunk.max(64);
     let headroom = (chunk / 8).clamp(16, MAX_HEADROOM);
     std::thread::scope(|s| {
@@ -675,13 +714,16 @@ pub fn scan<R: Read + Send>(reader: R, chunk: usize, doc: Document) -> Result<Sc
             spare,
         };
         win.refill().map_err(io_error)?;
-        pass(&mut win, doc)
+        pass(&mut win, doc, size)
     })
 }
 
 /// The steps of the pass over the window, refilling it as they ask.
-fn pass(win: &mut Window, doc: Document) -> Result<Scanned> {
-    let mut out = Scanned::default();
+fn pass(win: &mut Window, doc: Document, size: u64) -> Result<Scanned> {
+    let mut out = Scanned {
+        size,
+        ..Scanned::default()
+    };
     let mut problems = Problems::default();
     let mut state = match doc {
         Document::Coco => State::Start,
@@ -1030,7 +1072,20 @@ fn step(
                     RunEnd::Close | RunEnd::More | RunEnd::MoreSeparator => Stop::More,
                 });
             }
+            let size = out.size;
             let recs = out.records_mut(kind);
+            if recs.offsets.is_empty() && matches!(kind, Kind::Annotations | Kind::Results) {
+                // The first records of the big array (usually the last but `categories`):
+                // columns for as many as the rest of the input would hold at this density,
+                // with a margin (pages never written are not resident, and the columns are
+                // shrunk to fit at the end).
+                let n: usize = run.parts.iter().map(|p| p.recs.offsets.len()).sum();
+                let bytes = run.resume.saturating_sub(lx.pos).max(1) as u64;
+                let left = size.saturating_sub(base + lx.pos as u64);
+                let estimate = (n as u64).saturating_mul(left) / bytes;
+                let estimate = estimate.saturating_add(estimate / 4).min(left / 16);
+                recs.reserve(kind, usize::try_from(estimate).unwrap_or(0));
+            }
             for part in run.parts {
                 let rows = recs.offsets.len();
                 if let Some(p) = part.problem {
