@@ -311,6 +311,8 @@ def main() -> None:
     ap.add_argument("--loader-images", type=int, default=2000, help="0: no data-loader part")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per child")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--update", action="store_true",
+                    help="keep benches/out/load.json's other rows; replace those of --tools")
     args = ap.parse_args()
     if args.child:
         child(args.child, args.path, args.loader_images, args.result)
@@ -327,6 +329,12 @@ def main() -> None:
         "loader_images": args.loader_images,
         "sizes": {}, "load": {}, "loader": {},
     }
+    if args.update and (OUT / "load.json").exists():
+        old = json.loads((OUT / "load.json").read_text())
+        for key in ("sizes", "load", "loader"):
+            results[key] = old.get(key, {})
+        results["updated"] = f"rows {', '.join(tools)} on {results['date']}; the others on {old.get('date')}"
+        results["date"] = old.get("date", results["date"])
     for label in sizes:
         path, meta = dataset(label, args.seed)
         results["sizes"][label] = meta
@@ -428,7 +436,8 @@ def markdown(results: dict) -> str:
         lines += ["", f"≠: the masks of the first {DIGEST_IMAGES} images differ from "
                   "pycocotools'; ≠ order: same masks, but getAnnIds gives the annotations in "
                   "another order (pycocotools: file order)."]
-    lines += ["", f"{results['date']}, {results['machine']}; each tool in its own process, one run."]
+    lines += ["", f"{results['date']}, {results['machine']}; each tool in its own process, one run."
+              + (f" Updated: {results['updated']}." if results.get("updated") else "")]
     return "\n".join(lines) + "\n"
 
 
