@@ -1,4 +1,4 @@
-//! Times `Index::open` on a file: `cargo run --release -p cocors-core --example indexbench FILE [reps]`.
+//! Times `Index::open` on a file: `cargo run --release -p cocors-core --example indexbench FILE [reps] [chunk]`.
 #![allow(clippy::print_stdout)] // a command-line tool: printing is its output
 use std::time::Instant;
 
@@ -9,11 +9,12 @@ fn main() {
         std::process::exit(2);
     };
     let reps: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3);
+    let chunk: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(4 << 20);
     for _ in 0..reps {
         let t = Instant::now();
         if let Ok(file) = std::fs::File::open(path) {
             let scanned =
-                cocors_core::index::scan::scan(file, 4 << 20, cocors_core::index::Document::Coco);
+                cocors_core::index::scan::scan(file, chunk, cocors_core::index::Document::Coco);
             print!("scan {:.3} s, ", t.elapsed().as_secs_f64());
             drop(scanned);
         }

@@ -950,7 +950,13 @@ fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind, base: u64) -> Run
             Some(_) => break,
         }
     }
-    merged.unwrap_or_else(|| parse_run(buf, start, eof, kind, base))
+    match merged {
+        // The first segment found no whole record before the next guess (its first record
+        // runs past it): only a walk over the whole window can tell whether the window holds
+        // that record (at the end of the input, asking for more bytes would never end).
+        Some(m) if m.parts.iter().any(|p| !p.recs.offsets.is_empty()) => m,
+        _ => parse_run(buf, start, eof, kind, base),
+    }
 }
 
 fn io_error(e: std::io::Error) -> Error {
@@ -1501,5 +1507,24 @@ mod tests {
         }
         let e = scan_all(&doc[..doc.len() - 30], 64).unwrap_err();
         assert!(matches!(e, Error::Parse { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_last_record_spanning_every_guess_ends() {
+        // One record larger than the parallel threshold whose `},{` (a list of objects) sit
+        // where the segments are guessed: the first segment ends inside it with no record.
+        // At the end of the input that once asked for more bytes forever.
+        let items: Vec<String> = (0..3000).map(|i| format!(r#"{{"a": {i}}}"#)).collect();
+        let doc = format!(
+            r#"{{"annotations": [{{"id": 1, "image_id": 2, "x": [{}]}}]}}"#,
+            items.join(",")
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            crate::parallel::set_num_threads(2);
+            let _ = tx.send(scan_all(&doc, 1 << 20).map(|s| s.annotations.id.to_vec()));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        assert!(matches!(&got, Ok(Ok(ids)) if ids == &[1]), "{got:?}");
     }
 }
