@@ -13,5 +13,10 @@ for f in ../tests/data/*.json; do
 done
 for target in codec poly rle_ops scan; do
   echo "== fuzz $target (${SECONDS_EACH}s)"
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048
+  # The scan reads ahead on a thread of its own: glibc registers that thread's TLS destructors
+  # in 32 bytes LeakSanitizer reports as a leak (__cxa_thread_atexit_impl), hence no leak
+  # check for it; -timeout catches a scan that does not end.
+  extra=""
+  if [ "$target" = scan ]; then extra="-detect_leaks=0"; fi
+  RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=20 $extra
 done
