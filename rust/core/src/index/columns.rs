@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::json::decimal_digits;
+
 /// An integer column stored in 32 bits per value. The few values that do not fit (COCO's crowd
 /// annotations have 12-digit ids) are kept aside by row, with `i32::MIN` in their place; once
 /// they are more than a quarter of the column, 64 bits per value cost less and the column widens.
@@ -20,6 +22,23 @@ pub enum IntColumn {
 
 /// Stands for a value kept aside in a narrow column.
 const ASIDE: i32 = i32::MIN;
+
+/// Whether `aside` values kept aside in a column of `len` cost more than 64 bits for every
+/// value would (a few are always allowed).
+fn too_many_aside(aside: usize, len: usize) -> bool {
+    aside >= 16 && aside * 4 > len
+}
+
+/// The value kept aside for `row`: `rows` (increasing) with their `values`.
+fn aside<T: Copy>(rows: &[u32], values: &[T], row: usize) -> Option<T> {
+    let k = rows.binary_search(&u32::try_from(row).ok()?).ok()?;
+    values.get(k).copied()
+}
+
+/// Appends the rows kept aside by a part whose first row is row `by` here.
+fn extend_shifted(rows: &mut Vec<u32>, more: &[u32], by: u32) {
+    rows.extend(more.iter().map(|&r| r + by));
+}
 
 impl Default for IntColumn {
     fn default() -> Self {
@@ -51,7 +70,7 @@ impl IntColumn {
                 big,
             } => match (i32::try_from(value), u32::try_from(values.len())) {
                 (Ok(x), _) if x != ASIDE => values.push(x),
-                (_, Ok(row)) if big.len() < 16 || big.len() * 4 < values.len() => {
+                (_, Ok(row)) if !too_many_aside(big.len() + 1, values.len() + 1) => {
                     values.push(ASIDE);
                     big_rows.push(row);
                     big.push(value);
@@ -91,9 +110,9 @@ impl IntColumn {
             let rows = values.len();
             if u32::try_from(rows + more.len()).is_ok() {
                 values.extend_from_slice(more);
-                big_rows.extend(more_rows.iter().map(|&r| r + rows as u32));
+                extend_shifted(big_rows, more_rows, rows as u32);
                 big.extend_from_slice(more_big);
-                if big.len() >= 16 && big.len() * 4 > values.len() {
+                if too_many_aside(big.len(), values.len()) {
                     *self = IntColumn::Wide(self.to_vec());
                 }
                 return;
@@ -131,6 +150,7 @@ impl IntColumn {
     }
 
     /// Whether some value takes 64 bits.
+    #[cfg(test)]
     pub fn has_wide_values(&self) -> bool {
         match self {
             IntColumn::Narrow { big, .. } => !big.is_empty(),
@@ -148,11 +168,7 @@ impl IntColumn {
                 big_rows,
                 big,
             } => match values.get(row) {
-                Some(&ASIDE) => u32::try_from(row)
-                    .ok()
-                    .and_then(|r| big_rows.binary_search(&r).ok())
-                    .and_then(|k| big.get(k).copied())
-                    .unwrap_or(0),
+                Some(&ASIDE) => aside(big_rows, big, row).unwrap_or(0),
                 Some(&x) => i64::from(x),
                 None => 0,
             },
@@ -285,17 +301,7 @@ pub fn decimal_code(text: &[u8]) -> Option<u32> {
     if text.len() > 11 {
         return None;
     }
-    let (mut digits, mut places, mut point) = (0u64, 0u32, false);
-    for &b in text {
-        match b {
-            b'0'..=b'9' => {
-                digits = digits * 10 + u64::from(b - b'0');
-                places += u32::from(point);
-            }
-            b'.' if !point => point = true,
-            _ => return None,
-        }
-    }
+    let (digits, places, _) = decimal_digits(text)?;
     if places > 3 || digits > u64::from(MAX_DIGITS) {
         return None;
     }
@@ -422,7 +428,7 @@ impl Boxes {
             let rows = codes.len();
             if u32::try_from(rows + more.len()).is_ok() {
                 codes.extend_from_slice(more);
-                whole_rows.extend(more_rows.iter().map(|&r| r + rows as u32));
+                extend_shifted(whole_rows, more_rows, rows as u32);
                 whole.extend_from_slice(more_whole);
                 return;
             }
@@ -452,11 +458,7 @@ impl Boxes {
                 whole_rows,
                 whole,
             } => match codes.get(row) {
-                Some(&[KEPT_WHOLE, ..]) => u32::try_from(row)
-                    .ok()
-                    .and_then(|r| whole_rows.binary_search(&r).ok())
-                    .and_then(|k| whole.get(k).copied())
-                    .unwrap_or([0.0; 4]),
+                Some(&[KEPT_WHOLE, ..]) => aside(whole_rows, whole, row).unwrap_or([0.0; 4]),
                 Some(c) => c.map(code_value),
                 None => [0.0; 4],
             },
@@ -464,11 +466,16 @@ impl Boxes {
         }
     }
 
+    /// All boxes as doubles.
+    pub fn to_vec(&self) -> Vec<[f64; 4]> {
+        (0..self.len()).map(|r| self.get(r)).collect()
+    }
+
     /// All boxes as doubles, shared when they are kept so.
     pub fn to_arc(&self) -> Arc<Vec<[f64; 4]>> {
         match self {
             Boxes::Plain(v) => Arc::clone(v),
-            Boxes::Compact { .. } => Arc::new((0..self.len()).map(|r| self.get(r)).collect()),
+            Boxes::Compact { .. } => Arc::new(self.to_vec()),
         }
     }
 
@@ -476,7 +483,7 @@ impl Boxes {
     pub fn into_plain(self) -> Vec<[f64; 4]> {
         match self {
             Boxes::Plain(v) => Arc::try_unwrap(v).unwrap_or_else(|shared| (*shared).clone()),
-            compact => (0..compact.len()).map(|r| compact.get(r)).collect(),
+            compact => compact.to_vec(),
         }
     }
 
@@ -521,6 +528,8 @@ fn positions<T>(v: &[T], pred: impl Fn(&T) -> bool) -> Vec<u32> {
 #[derive(Debug, Clone, Default)]
 pub struct IdLookup {
     order: Option<Vec<u32>>,
+    /// Whether some id occurs more than once (known once the order is).
+    duplicates: bool,
 }
 
 impl IdLookup {
@@ -528,7 +537,10 @@ impl IdLookup {
         let n = ids.len();
         let increasing = (1..n).all(|i| ids.get(i - 1) < ids.get(i));
         if increasing {
-            return IdLookup { order: None };
+            return IdLookup {
+                order: None,
+                duplicates: false,
+            };
         }
         let mut order: Vec<u32> = (0..n as u32).collect();
         // By (id, row): equal ids keep row order, so the last of a run is the last in the
@@ -536,17 +548,18 @@ impl IdLookup {
         crate::parallel::install(|| {
             order.par_sort_unstable_by_key(|&r| (ids.get(r as usize), r));
         });
-        IdLookup { order: Some(order) }
+        let duplicates = order
+            .windows(2)
+            .any(|w| ids.get(w[0] as usize) == ids.get(w[1] as usize));
+        IdLookup {
+            order: Some(order),
+            duplicates,
+        }
     }
 
     /// Whether some id occurs more than once (then a warning is due).
-    pub fn has_duplicates(&self, ids: &IntColumn) -> bool {
-        match &self.order {
-            None => false,
-            Some(order) => order
-                .windows(2)
-                .any(|w| ids.get(w[0] as usize) == ids.get(w[1] as usize)),
-        }
+    pub fn has_duplicates(&self) -> bool {
+        self.duplicates
     }
 
     /// The row of `id` (the last one if repeated).
@@ -691,7 +704,7 @@ mod tests {
         let lk = IdLookup::new(&sorted);
         assert_eq!(lk.find(&sorted, 7), Some(2));
         assert_eq!(lk.find(&sorted, 8), None);
-        assert!(!lk.has_duplicates(&sorted));
+        assert!(!lk.has_duplicates());
         // A 64-bit id kept aside in a narrow column, and the same ids in a wide one.
         let ids = vec![5, 2, 5, 1 << 40, 2];
         for dup in [
@@ -704,7 +717,7 @@ mod tests {
             assert_eq!(lk.find(&dup, 2), Some(4));
             assert_eq!(lk.find(&dup, 1 << 40), Some(3));
             assert_eq!(lk.find(&dup, 0), None);
-            assert!(lk.has_duplicates(&dup));
+            assert!(lk.has_duplicates());
         }
     }
 

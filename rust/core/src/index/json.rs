@@ -258,17 +258,19 @@ impl<'a> Lexer<'a> {
             _ => {}
         }
         let start = self.pos;
-        if let Some(end) = plain_number_end(self.buf, start) {
-            if let Some(n) = short_number(&self.buf[start..end]) {
-                self.pos = end;
-                return Ok(n);
+        // The common form is found word at a time; the grammar walk decides the rest.
+        let (end, integer) = match plain_number_end(self.buf, start) {
+            Some(end) => (end, None),
+            None => {
+                let (end, integer) = self.number_span()?;
+                (end, Some(integer))
             }
-        }
-        let (end, integer) = self.number_span()?;
+        };
         self.pos = end;
         if let Some(n) = short_number(&self.buf[start..end]) {
             return Ok(n);
         }
+        let integer = integer.unwrap_or_else(|| !self.buf[start..end].contains(&b'.'));
         // The span holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.buf[start..end]).unwrap_or("");
         if integer {
@@ -1028,25 +1030,33 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
-fn short_number(text: &[u8]) -> Option<Number> {
-    let (negative, digits) = match text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, text),
-    };
-    if digits.len() > 19 {
+/// The digits of an unsigned decimal of at most 19 bytes (`123.45`) as one integer, with the
+/// number of digits after its point and whether it has one; None for anything else (a sign,
+/// an exponent, a second point, more bytes).
+pub fn decimal_digits(text: &[u8]) -> Option<(u64, u32, bool)> {
+    if text.len() > 19 {
         return None;
     }
     let (mut m, mut after_point, mut seen_point) = (0u64, 0u32, false);
-    for &b in digits {
+    for &b in text {
         match b {
             b'0'..=b'9' => {
                 m = m * 10 + u64::from(b - b'0');
                 after_point += u32::from(seen_point);
             }
-            b'.' => seen_point = true,
-            _ => return None, // an exponent
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
         }
     }
+    Some((m, after_point, seen_point))
+}
+
+fn short_number(text: &[u8]) -> Option<Number> {
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let (m, after_point, seen_point) = decimal_digits(digits)?;
     if !seen_point {
         if digits.len() > 18 {
             return None;

@@ -78,7 +78,7 @@ impl Table {
     }
 
     pub fn has_duplicate_ids(&self) -> bool {
-        self.lookup.has_duplicates(&self.ids)
+        self.lookup.has_duplicates()
     }
 
     /// Bytes of the file that hold record `row` (up to where the next one starts).

@@ -346,37 +346,33 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<BoxValue>> {
         lx.pos += 1;
         return Ok(None);
     }
-    let (mut codes, mut values, mut n, mut ok) = ([0u32; 4], [0.0; 4], 0usize, true);
-    let (mut all_codes, mut coded) = (true, 0u8);
+    // `coded`: bit i set where number i is in `codes`, else it is in `values`.
+    let (mut codes, mut values, mut coded) = ([0u32; 4], [0.0; 4], 0u8);
+    let (mut n, mut ok) = (0usize, true);
     loop {
         let b = lx.peek("a value")?;
-        if b.is_ascii_digit() {
-            let end = match plain_number_end(lx.buf, lx.pos) {
-                Some(end) => end,
-                None => lx.number_span()?.0,
-            };
-            if let Some(code) = decimal_code(&lx.buf[lx.pos..end]) {
-                lx.pos = end;
+        let code = if b.is_ascii_digit() {
+            plain_code(lx)?
+        } else {
+            None
+        };
+        match code {
+            Some(code) => {
                 if let Some(slot) = codes.get_mut(n) {
                     *slot = code;
                     coded |= 1 << n;
                 }
-                n += 1;
-                if !separator(lx)? {
-                    break;
+            }
+            None if is_number_start(b) => {
+                let v = lx.number()?;
+                if let Some(slot) = values.get_mut(n) {
+                    *slot = number_value(v, lx);
                 }
-                continue;
             }
-        }
-        if is_number_start(b) {
-            let v = lx.number()?;
-            if let Some(slot) = values.get_mut(n) {
-                *slot = number_value(v, lx);
-                all_codes = false;
+            None => {
+                lx.skip_value(3)?;
+                ok = false;
             }
-        } else {
-            lx.skip_value(3)?;
-            ok = false;
         }
         n += 1;
         if !separator(lx)? {
@@ -386,7 +382,7 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<BoxValue>> {
     if !ok || n != 4 {
         return Ok(None);
     }
-    if all_codes {
+    if coded == 0b1111 {
         return Ok(Some(BoxValue::Codes(codes)));
     }
     // Some numbers were parsed: fill in the coded ones and encode the box by value.
@@ -396,6 +392,20 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<BoxValue>> {
         }
     }
     Ok(Some(BoxValue::of(values)))
+}
+
+/// The [`decimal_code`] of the number at `lx.pos`, taken from its text (the lexer moves past
+/// it), or None with the lexer left where it was.
+fn plain_code(lx: &mut Lexer<'_>) -> Step<Option<u32>> {
+    let end = match plain_number_end(lx.buf, lx.pos) {
+        Some(end) => end,
+        None => lx.number_span()?.0,
+    };
+    let code = decimal_code(&lx.buf[lx.pos..end]);
+    if code.is_some() {
+        lx.pos = end;
+    }
+    Ok(code)
 }
 
 /// After an array element: true on `,` (more follow), false on `]` (consumed).
@@ -781,6 +791,13 @@ struct Run {
     end: RunEnd,
 }
 
+impl Run {
+    /// How many records the run holds.
+    fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.recs.offsets.len()).sum()
+    }
+}
+
 /// The columns of one segment's records (rows counted from its first record) and its first
 /// schema problem.
 #[derive(Default)]
@@ -901,7 +918,7 @@ fn guess_record_start(buf: &[u8], from: usize) -> Option<usize> {
     }
 }
 
-/// Parses the records of the window from `start` on the pool: one segment per thread, each
+/// Parses the records of the window from `start` on the pool: a few segments per thread, each
 /// confirmed by the segment before it ending exactly where it starts; returns the records in
 /// file order as one run.
 fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind, base: u64) -> Run {
@@ -954,7 +971,7 @@ fn parse_runs(buf: &[u8], start: usize, eof: bool, kind: Kind, base: u64) -> Run
         // The first segment found no whole record before the next guess (its first record
         // runs past it): only a walk over the whole window can tell whether the window holds
         // that record (at the end of the input, asking for more bytes would never end).
-        Some(m) if m.parts.iter().any(|p| !p.recs.offsets.is_empty()) => m,
+        Some(m) if m.len() > 0 => m,
         _ => parse_run(buf, start, eof, kind, base),
     }
 }
@@ -1072,7 +1089,7 @@ fn step(
             lx.peek("a value")?;
             // As many records as the window holds, in one step.
             let run = parse_runs(lx.buf, lx.pos, lx.eof, kind, base);
-            if run.parts.iter().all(|p| p.recs.offsets.is_empty()) {
+            if run.len() == 0 {
                 return Err(match run.end {
                     RunEnd::Bad(stop) => stop,
                     RunEnd::Close | RunEnd::More | RunEnd::MoreSeparator => Stop::More,
@@ -1085,7 +1102,7 @@ fn step(
                 // columns for as many as the rest of the input would hold at this density,
                 // with a margin (pages never written are not resident, and the columns are
                 // shrunk to fit at the end).
-                let n: usize = run.parts.iter().map(|p| p.recs.offsets.len()).sum();
+                let n = run.len();
                 let bytes = run.resume.saturating_sub(lx.pos).max(1) as u64;
                 let left = size.saturating_sub(base + lx.pos as u64);
                 let estimate = (n as u64).saturating_mul(left) / bytes;
