@@ -50,7 +50,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             vec![[0.0, 1e10], [0.0, 1024.0], [1024.0, 9216.0], [9216.0, 1e10]]
         },
         max_det: if kind == IouType::Keypoints { 20 } else { 100 },
-        kpt_oks_sigmas: vec![0.05; 17],
+        // pycocotools' setKpParams: COCO's person sigmas.
+        kpt_oks_sigmas: [
+            0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87,
+            0.87, 0.89, 0.89,
+        ]
+        .iter()
+        .map(|s| s / 10.0)
+        .collect(),
     };
     let m_list: Vec<usize> = if kind == IouType::Keypoints {
         vec![20]

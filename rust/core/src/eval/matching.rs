@@ -94,7 +94,13 @@ pub(super) struct Matcher {
     /// stamp it holds (a new stamp per threshold instead of clearing).
     taken: Vec<u32>,
     stamp: u32,
+    /// Per threshold of the current matching: how many IoUs reach its start ([`NO_COUNT`]
+    /// where that does not decide the matching).
+    reach: Vec<usize>,
 }
+
+/// In [`Matcher::reach`]: the threshold's matching was made on its own.
+const NO_COUNT: usize = usize::MAX;
 
 impl Matcher {
     /// Starts a new cell: forgets its matchings.
@@ -133,6 +139,7 @@ impl Matcher {
             ious,
             taken,
             stamp,
+            reach,
             ..
         } = self;
         let m = &mut memo[k];
@@ -162,14 +169,34 @@ impl Matcher {
         // Without crowds, a threshold's matching is over once every ground truth is taken:
         // the remaining detections can match nothing (the crowded cells of many detections).
         let any_crowd = crowd.iter().any(|&c| c);
+        // Without NaN IoUs, a threshold's matching depends on its start only through the set
+        // of IoUs that reach it (`v >= start`): below it a value is never taken (the best so
+        // far never drops below the start), and among those above the loop compares values
+        // with each other only. These sets are nested, so two thresholds whose counts agree
+        // have the same set and the same matching: it is copied, not made again (a count of 0
+        // matches nothing). A NaN IoU, once taken, lets lower values in: no sharing then.
+        let nan_free = !ious.iter().any(|v| v.is_nan());
+        reach.clear();
         for (t, &thr) in params.iou_thrs.iter().enumerate() {
+            let start = start_of(thr);
+            reach.push(NO_COUNT);
+            if nan_free && !start.is_nan() {
+                let n = ious.iter().filter(|&&v| v >= start).count();
+                if n == 0 {
+                    continue;
+                }
+                reach[t] = n;
+                if let Some(u) = reach[..t].iter().position(|&r| r == n) {
+                    m.matched.copy_within(u * nd..(u + 1) * nd, t * nd);
+                    continue;
+                }
+            }
             *stamp = stamp.wrapping_add(1);
             if *stamp == 0 {
                 // Stamps wrapped around: forget them all once.
                 taken.fill(0);
                 *stamp = 1;
             }
-            let start = start_of(thr);
             let mut free = ng;
             for (d, &drow) in c.dt.iter().enumerate() {
                 if free == 0 && !any_crowd {

@@ -13,6 +13,7 @@
 //! their exact values, and `ious` computes those on request).
 
 use rayon::prelude::*;
+use wide::f64x4;
 
 use super::cells::Cell;
 use super::matching;
@@ -147,12 +148,44 @@ const FAR: usize = usize::MAX;
 /// few ulps off, far inside the margins); anything unusual (NaN, non-positive variances or
 /// area, no keypoints, a threshold NaN or not in (0, 1)) keeps the exact OKS. Their exact
 /// values are computed again if someone reads `ious` ([`cell_oks`]).
+///
+/// The test runs four keypoints at a time on coordinate planes ([`Planes`]): most pairs of
+/// a crowded image are far, and this test, not the exact OKS, is where their time goes.
 struct Far {
-    /// `1 / vars`.
-    inv_vars: Vec<f64>,
+    /// `1 / vars`, four keypoints a vector (1 in the lanes past the last keypoint).
+    inv_vars: Vec<f64x4>,
+    /// All-ones in the lanes of real keypoints.
+    real: Vec<f64x4>,
     /// A pair is far where every `e` exceeds this: `-ln(s * (1 - 1e-6))` for the smallest
     /// threshold `s` (each term then stays 1e-6 below `s`, more than any rounding of the sum).
     limit: f64,
+}
+
+/// Keypoints per vector of the far test.
+const LANES: usize = 4;
+
+/// Keypoint values `0..k` of a strided source as vectors, `fill` in the lanes past `k`.
+fn lanes(k: usize, fill: f64, value: impl Fn(usize) -> f64) -> impl Iterator<Item = f64x4> {
+    (0..k.div_ceil(LANES)).map(move |b| {
+        let lane = |l: usize| {
+            let j = b * LANES + l;
+            if j < k {
+                value(j)
+            } else {
+                fill
+            }
+        };
+        f64x4::new([lane(0), lane(1), lane(2), lane(3)])
+    })
+}
+
+/// All-ones lanes where `yes`, zeros elsewhere (a comparison mask for `bitselect`).
+fn mask(yes: bool) -> f64 {
+    if yes {
+        f64::from_bits(u64::MAX)
+    } else {
+        0.0
+    }
 }
 
 impl Far {
@@ -166,32 +199,75 @@ impl Far {
         }
         let usable =
             !vars.is_empty() && smallest < 1.0 && vars.iter().all(|&v| v > 0.0 && v.is_finite());
+        let k = vars.len();
         usable.then(|| Far {
-            inv_vars: vars.iter().map(|v| 1.0 / v).collect(),
+            inv_vars: lanes(k, 1.0, |j| 1.0 / vars[j]).collect(),
+            real: lanes(k, mask(false), |_| mask(true)).collect(),
             limit: -(smallest * (1.0 - 1e-6)).ln(),
         })
     }
 
-    /// Whether the pair (ground truth `truth`, detection `d`) is far: the same differences as
-    /// [`push_exponents`], every `e` checked against the limit.
-    fn is_far(&self, truth: &Truth<'_>, d: &[f64]) -> bool {
+    /// Whether the pair (ground truth `truth` with planes `g`, detection planes `d`) is far:
+    /// the squared distances of [`Truth::squared_distance`] lane by lane (a keypoint numpy
+    /// leaves out reads +inf, far), every `e` checked against the limit.
+    fn is_far(&self, truth: &Truth<'_>, g: &[f64x4], d: &[f64x4]) -> bool {
         let denom = truth.denom;
         if !(denom > 0.0 && denom.is_finite()) {
             return false;
         }
-        let scale = 0.5 / denom;
-        for (j, &iv) in self.inv_vars.iter().enumerate() {
-            let Some(q) = truth.squared_distance(j, d) else {
-                continue;
+        let (zero, inf) = (f64x4::splat(0.0), f64x4::splat(f64::INFINITY));
+        let scale = f64x4::splat(0.5 / denom);
+        let (limit, shrink) = (f64x4::splat(self.limit), f64x4::splat(1.0 - 1e-12));
+        // `np.max((z, v), axis=0)`: 0 unless v > 0 or NaN.
+        let max0 = |v: f64x4| v.simd_le(zero).bitselect(zero, v);
+        let blocks = self.inv_vars.len();
+        let (gx, rest) = g.split_at(blocks);
+        let (gy, gvis) = rest.split_at(blocks);
+        let (dx, dy) = d.split_at(blocks);
+        for b in 0..blocks {
+            let q = if truth.has_visible {
+                let (ex, ey) = (dx[b] - gx[b], dy[b] - gy[b]);
+                gvis[b].bitselect(ex * ex + ey * ey, inf)
+            } else {
+                let (x0, x1) = (f64x4::splat(truth.x0), f64x4::splat(truth.x1));
+                let (y0, y1) = (f64x4::splat(truth.y0), f64x4::splat(truth.y1));
+                let ex = max0(x0 - dx[b]) + max0(dx[b] - x1);
+                let ey = max0(y0 - dy[b]) + max0(dy[b] - y1);
+                self.real[b].bitselect(ex * ex + ey * ey, inf)
             };
-            let e = q * iv * scale;
+            let e = q * self.inv_vars[b] * scale;
             // Not far where any term may be large enough (or is NaN).
-            let far = e * (1.0 - 1e-12) > self.limit;
-            if !far {
+            if !(e * shrink).simd_gt(limit).all() {
                 return false;
             }
         }
         true
+    }
+}
+
+/// One cell's keypoints by coordinate, for [`Far::is_far`]: per ground truth its x, y and
+/// visibility-mask vectors, per detection its x and y vectors, each `blocks` long. Reused
+/// from cell to cell by a worker.
+#[derive(Default)]
+struct Planes {
+    gt: Vec<f64x4>,
+    dt: Vec<f64x4>,
+}
+
+impl Planes {
+    fn fill(&mut self, k: usize, gts: &[&[f64]], dts: &[&[f64]]) {
+        self.gt.clear();
+        for g in gts {
+            self.gt.extend(lanes(k, 0.0, |j| g[3 * j]));
+            self.gt.extend(lanes(k, 0.0, |j| g[3 * j + 1]));
+            self.gt
+                .extend(lanes(k, 0.0, |j| mask(visible(g[3 * j + 2]))));
+        }
+        self.dt.clear();
+        for d in dts {
+            self.dt.extend(lanes(k, 0.0, |j| d[3 * j]));
+            self.dt.extend(lanes(k, 0.0, |j| d[3 * j + 1]));
+        }
     }
 }
 
@@ -228,36 +304,58 @@ impl<'a> Sides<'a> {
     }
 
     /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
-    /// leaving out the pairs `far` finds far.
-    fn exponents(&self, cell: &Cell, gt: &Anns, dt: &Anns, far: Option<&Far>) -> Result<Exponents> {
+    /// leaving out the pairs `far` finds far (its test on `planes`, a reused scratch).
+    fn exponents(
+        &self,
+        cell: &Cell,
+        gt: &Anns,
+        dt: &Anns,
+        far: Option<&Far>,
+        planes: &mut Planes,
+    ) -> Result<Exponents> {
         let k = self.vars.len();
+        let (mut buf, mut lens) = (Vec::new(), Vec::new());
+        if cell.gt.is_empty() || cell.dt.is_empty() {
+            return Ok((buf, lens));
+        }
+        // Every pair needs 3k values on both sides; the error names the row computeOks
+        // would fail on first (ground truth outer, detections inner).
         let wrong = |what: &str, row: usize, id: i64, n: usize| {
             Error::Eval(format!(
                 "{what} row {row} (id {id}) has {n} keypoint values; kpt_oks_sigmas needs {}",
                 3 * k
             ))
         };
-        let (mut buf, mut lens) = (Vec::new(), Vec::new());
-        if cell.gt.is_empty() || cell.dt.is_empty() {
-            return Ok((buf, lens));
+        let gts: smallvec::SmallVec<[&[f64]; 16]> =
+            cell.gt.iter().map(|&g| self.gk.of(g as usize)).collect();
+        let dts: smallvec::SmallVec<[&[f64]; 32]> =
+            cell.dt.iter().map(|&d| self.dk.of(d as usize)).collect();
+        let bad_g = gts.iter().position(|v| v.len() != 3 * k);
+        let bad_d = dts.iter().position(|v| v.len() != 3 * k);
+        if let Some(i) = bad_g.filter(|&i| i == 0 || bad_d.is_none()) {
+            let g = cell.gt[i] as usize;
+            return Err(wrong("ground-truth", g, gt.id[g], gts[i].len()));
         }
+        if let Some(i) = bad_d {
+            let d = cell.dt[i] as usize;
+            return Err(wrong("detection", d, dt.id[d], dts[i].len()));
+        }
+        if far.is_some() {
+            planes.fill(k, &gts, &dts);
+        }
+        let blocks = k.div_ceil(LANES);
         buf.reserve(cell.gt.len() * cell.dt.len() * k);
-        for &g in &cell.gt {
+        for (gi, (&g, gv)) in cell.gt.iter().zip(&gts).enumerate() {
             let g = g as usize;
-            let gv = self.gk.of(g);
-            if gv.len() != 3 * k {
-                return Err(wrong("ground-truth", g, gt.id[g], gv.len()));
-            }
             let truth = Truth::new(gv, &self.gboxes[g], gt.area[g]);
-            for &d in &cell.dt {
-                let d = d as usize;
-                let dv = self.dk.of(d);
-                if dv.len() != 3 * k {
-                    return Err(wrong("detection", d, dt.id[d], dv.len()));
-                }
-                if far.is_some_and(|f| f.is_far(&truth, dv)) {
-                    lens.push(FAR);
-                    continue;
+            let gp = planes.gt.get(3 * blocks * gi..3 * blocks * (gi + 1));
+            for (di, dv) in dts.iter().enumerate() {
+                let dp = planes.dt.get(2 * blocks * di..2 * blocks * (di + 1));
+                if let (Some(f), Some(gp), Some(dp)) = (far, gp, dp) {
+                    if f.is_far(&truth, gp, dp) {
+                        lens.push(FAR);
+                        continue;
+                    }
                 }
                 let before = buf.len();
                 push_exponents(&mut buf, &self.vars, &truth, dv);
@@ -336,12 +434,14 @@ pub(super) fn compute(
     let far = Far::new(params, &sides.vars);
     let k = sides.vars.len();
     // Each cell's exponents (cells in parallel), with the number each pair contributed.
-    let one = |cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref());
+    let one =
+        |planes: &mut Planes, cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref(), planes);
     let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
     let parts: Vec<Result<Exponents>> = if parallel::worth_parallel(cells.len(), work) {
-        parallel::install(|| cells.par_iter().map(one).collect())
+        parallel::install(|| cells.par_iter().map_init(Planes::default, one).collect())
     } else {
-        cells.iter().map(one).collect()
+        let mut planes = Planes::default();
+        cells.iter().map(|c| one(&mut planes, c)).collect()
     };
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     exp_all(&mut parts, exp)?;
@@ -372,7 +472,7 @@ pub(super) fn cell_oks(
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(Vec::new());
     };
-    let mut parts = [sides.exponents(cell, gt, dt, None)?];
+    let mut parts = [sides.exponents(cell, gt, dt, None, &mut Planes::default())?];
     exp_all(&mut parts, exp)?;
     let [(values, lens)] = &parts;
     Ok(means(values, lens).into_vec())
@@ -523,6 +623,104 @@ mod tests {
         let mut cells = super::super::cells::group(&coco, &gt2, &dt2);
         compute(&coco, &mut cells, &gt2, &dt2, &mut libm_exp).unwrap();
         assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
+    }
+
+    /// The far test as it read one keypoint at a time (before the lanes).
+    fn far_one_at_a_time(far: &Far, vars: &[f64], truth: &Truth<'_>, d: &[f64]) -> bool {
+        let denom = truth.denom;
+        if !(denom > 0.0 && denom.is_finite()) {
+            return false;
+        }
+        let scale = 0.5 / denom;
+        for (j, &var) in vars.iter().enumerate() {
+            let Some(q) = truth.squared_distance(j, d) else {
+                continue;
+            };
+            let e = q * (1.0 / var) * scale;
+            let far_term = e * (1.0 - 1e-12) > far.limit;
+            if !far_term {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn far_lanes_equal_the_one_at_a_time_test_and_never_drop_a_match() {
+        let rng = std::cell::RefCell::new(crate::test_rng::Rng::new(0x0f4a_11e5));
+        let next = |m: u64| rng.borrow_mut().below(m);
+        let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
+        let (mut far_count, mut near_count) = (0, 0);
+        for k in [1usize, 4, 5, 17] {
+            let vars: Vec<f64> = (0..k)
+                .map(|j| (0.05 + 0.01 * j as f64).powi(2) * 4.0)
+                .collect();
+            let params = Params {
+                iou_type: IouType::Keypoints,
+                img_ids: vec![1],
+                cat_ids: vec![1],
+                use_cats: true,
+                iou_thrs: thrs.clone(),
+                area_rng: vec![[0.0, 1e10]],
+                max_det: 20,
+                kpt_oks_sigmas: Vec::new(),
+            };
+            let far = Far::new(&params, &vars).unwrap();
+            let coord = |spread: u64| -> f64 {
+                match next(40) {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => -0.0,
+                    _ => next(spread) as f64 / 4.0 - 20.0,
+                }
+            };
+            for _ in 0..3000 {
+                let spread = [40, 400, 4000][next(3) as usize];
+                let g: Vec<f64> = (0..3 * k)
+                    .map(|i| {
+                        if i % 3 == 2 {
+                            next(3) as f64
+                        } else {
+                            coord(spread)
+                        }
+                    })
+                    .collect();
+                let d: Vec<f64> = (0..3 * k)
+                    .map(|i| if i % 3 == 2 { 1.0 } else { coord(spread) })
+                    .collect();
+                let bb = [
+                    coord(spread),
+                    coord(spread),
+                    next(50) as f64,
+                    next(50) as f64,
+                ];
+                let area = [0.0, -1.0, 1.0, 500.0, 20000.0][next(5) as usize];
+                let truth = Truth::new(&g, &bb, area);
+                let mut planes = Planes::default();
+                planes.fill(k, &[&g], &[&d]);
+                let lanes = far.is_far(&truth, &planes.gt, &planes.dt);
+                assert_eq!(
+                    lanes,
+                    far_one_at_a_time(&far, &vars, &truth, &d),
+                    "{g:?} {d:?} {bb:?} {area}"
+                );
+                if lanes {
+                    far_count += 1;
+                    // Its exact OKS stays below every threshold.
+                    let mut e = Vec::new();
+                    push_exponents(&mut e, &vars, &truth, &d);
+                    let oks = pairwise_sum(&e.iter().map(|v| v.exp()).collect::<Vec<_>>())
+                        / e.len() as f64;
+                    assert!(oks < 0.5, "{oks}");
+                } else {
+                    near_count += 1;
+                }
+            }
+        }
+        assert!(
+            far_count > 1000 && near_count > 1000,
+            "{far_count} {near_count}"
+        );
     }
 
     #[test]
