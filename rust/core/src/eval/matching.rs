@@ -401,6 +401,121 @@ mod tests {
     use crate::test_rng::Rng;
     use std::sync::Arc;
 
+    /// evaluateImg's loop as pycocotools writes it, for one set of ignore flags: per
+    /// (threshold, detection), the position in the not-ignored-first order of the ground
+    /// truth matched, or NONE.
+    fn greedy(
+        thrs: &[f64],
+        ious: &[f64],
+        (nd, ng): (usize, usize),
+        ignore: &[bool],
+        crowd: &[bool],
+        dt_ids: &[i64],
+    ) -> Vec<u32> {
+        let order: Vec<usize> = (0..ng)
+            .filter(|&g| !ignore[g])
+            .chain((0..ng).filter(|&g| ignore[g]))
+            .collect();
+        let mut out = vec![NONE; thrs.len() * nd];
+        for (t, &thr) in thrs.iter().enumerate() {
+            let mut gtm = vec![0i64; ng];
+            for d in 0..nd {
+                let mut iou = start_of(thr);
+                let mut m: Option<usize> = None;
+                for (j, &g) in order.iter().enumerate() {
+                    if gtm[j] > 0 && !crowd[g] {
+                        continue;
+                    }
+                    if m.is_some_and(|m| !ignore[order[m]]) && ignore[g] {
+                        break;
+                    }
+                    if ious[g * nd + d] < iou {
+                        continue;
+                    }
+                    iou = ious[g * nd + d];
+                    m = Some(j);
+                }
+                if let Some(m) = m {
+                    out[t * nd + d] = m as u32;
+                    gtm[m] = dt_ids[d];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn shared_thresholds_match_as_the_plain_loop() {
+        let mut rng = Rng::new(11);
+        let values = [
+            f64::NAN,
+            -f64::INFINITY,
+            0.0,
+            0.3,
+            0.5,
+            0.55,
+            0.62,
+            0.75,
+            0.9,
+            1.0,
+        ];
+        let thr_values = [f64::NAN, 0.5, 0.55, 0.6, 0.7, 0.75, 0.9, 0.95, 1.0];
+        let mut shared = 0;
+        for case in 0..20_000u64 {
+            let mut below = |m: u64| rng.below(m) as usize;
+            let (nd, ng) = (1 + below(6), 1 + below(5));
+            let nan_ok = case % 4 == 0;
+            let mut pick = |v: &[f64]| loop {
+                let x = v[below(v.len() as u64)];
+                if nan_ok || !x.is_nan() {
+                    break x;
+                }
+            };
+            let nt = 1 + (case % 10) as usize;
+            let mut thrs: Vec<f64> = (0..nt).map(|_| pick(&thr_values)).collect();
+            if case % 3 == 0 {
+                thrs.sort_by(f64::total_cmp);
+            }
+            let ious: Vec<f64> = (0..nd * ng).map(|_| pick(&values)).collect();
+            let ignore: Vec<bool> = (0..ng).map(|_| below(4) == 0).collect();
+            let crowd: Vec<bool> = (0..ng).map(|_| below(5) == 0).collect();
+            let dt_ids: Vec<i64> = (0..nd).map(|_| [0, 1, 7][below(3)]).collect();
+            let mut gt = Anns::empty(IouType::Bbox);
+            gt.id = (1..=ng as i64).collect();
+            gt.crowd = crowd.clone();
+            let mut dt = Anns::empty(IouType::Bbox);
+            dt.id = dt_ids.clone();
+            let mut cell = Cell::default();
+            cell.gt = (0..ng as u32).collect();
+            cell.dt = (0..nd as u32).collect();
+            cell.ious = ious.iter().copied().collect();
+            let params = Params {
+                iou_type: IouType::Bbox,
+                img_ids: vec![1],
+                cat_ids: vec![1],
+                use_cats: true,
+                iou_thrs: thrs.clone(),
+                area_rng: vec![[0.0, 1e10]],
+                max_det: 100,
+                kpt_oks_sigmas: Vec::new(),
+            };
+            let mut matcher = Matcher::default();
+            let m = matcher.run(&params, &cell, &gt, &dt, |g| ignore[g]);
+            let want = greedy(&thrs, &ious, (nd, ng), &ignore, &crowd, &dt_ids);
+            assert_eq!(m.matched, want, "case {case}: {thrs:?} {ious:?} {ignore:?}");
+            // Cases where some threshold took the shortcut (a count of 0, or one seen before).
+            let mut counts: Vec<usize> = thrs
+                .iter()
+                .map(|&t| ious.iter().filter(|&&v| v >= start_of(t)).count())
+                .collect();
+            let plain = ious.iter().chain(&thrs).all(|v| !v.is_nan());
+            counts.sort_unstable();
+            counts.dedup();
+            shared += usize::from(plain && (counts.len() < nt || counts[0] == 0));
+        }
+        assert!(shared > 1000, "{shared}");
+    }
+
     #[test]
     fn one_by_one_equals_the_general_matcher() {
         let mut rng = Rng::new(7);
