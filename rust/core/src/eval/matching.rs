@@ -485,10 +485,12 @@ mod tests {
             gt.crowd = crowd.clone();
             let mut dt = Anns::empty(IouType::Bbox);
             dt.id = dt_ids.clone();
-            let mut cell = Cell::default();
-            cell.gt = (0..ng as u32).collect();
-            cell.dt = (0..nd as u32).collect();
-            cell.ious = ious.iter().copied().collect();
+            let cell = Cell {
+                gt: (0..ng as u32).collect(),
+                dt: (0..nd as u32).collect(),
+                ious: ious.iter().copied().collect(),
+                ..Default::default()
+            };
             let params = Params {
                 iou_type: IouType::Bbox,
                 img_ids: vec![1],
