@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::{Anns, Geometry, IouType, Keypoints};
 use crate::error::{Error, Result};
 use crate::index::json::{Member, Numeric, Value};
-use crate::index::{flag, segm, Branch, Index, Kind};
+use crate::index::{flag, segm, Branch, Index, KeypointsRead, Kind};
 use crate::parallel;
 use crate::rle::Rle;
 
@@ -59,13 +59,14 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             out.geometry = Geometry::Masks(idx.annotation_rles(rows)?.into());
         }
         IouType::Keypoints => {
-            let values = idx.annotation_keypoints(rows)?;
+            let batches = idx.annotation_keypoints(rows)?;
             // Sized once: growing by doubling would fault in twice the pages.
-            let total = values
+            let total = batches
                 .iter()
-                .map(|v| match v {
-                    Some(Member::Numeric(Numeric::Numbers(v))) => v.len(),
-                    Some(Member::Value(Value::Array(v))) => v.len(),
+                .flat_map(|b| &b.reads)
+                .map(|read| match read {
+                    KeypointsRead::Numbers(n) => *n,
+                    KeypointsRead::Other(Member::Value(Value::Array(v))) => v.len(),
                     _ => 0,
                 })
                 .sum();
@@ -75,7 +76,18 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
             };
             kp.starts.push(0);
             let mut boxes = Vec::with_capacity(rows.len());
-            for (p, value) in values.into_iter().enumerate() {
+            let reads = batches.iter().flat_map(|b| {
+                let mut at = 0;
+                b.reads.iter().map(move |read| {
+                    let n = match read {
+                        KeypointsRead::Numbers(n) => *n,
+                        _ => 0,
+                    };
+                    at += n;
+                    (read, &b.values[at - n..at])
+                })
+            });
+            for (p, (read, numbers)) in reads.enumerate() {
                 let r = rows[p];
                 let bad = |field: &str, expected: &str| Error::Schema {
                     path: path.clone(),
@@ -85,18 +97,23 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                 };
                 // Missing keypoints are an error only where OKS reads them (a cell with
                 // detections), as in pycocotools.
-                match value {
-                    Some(Member::Numeric(Numeric::Numbers(v))) => kp.values.extend(v),
-                    Some(Member::Value(Value::Array(v))) => {
-                        for x in &v {
+                match read {
+                    KeypointsRead::Numbers(_) => kp.values.extend_from_slice(numbers),
+                    KeypointsRead::Other(Member::Numeric(Numeric::Numbers(v))) => {
+                        kp.values.extend_from_slice(v)
+                    }
+                    KeypointsRead::Other(Member::Value(Value::Array(v))) => {
+                        for x in v {
                             let x = x
                                 .as_f64()
                                 .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?;
                             kp.values.push(x);
                         }
                     }
-                    None => {}
-                    Some(_) => return Err(bad("keypoints", "a list of x, y, v numbers")),
+                    KeypointsRead::Absent => {}
+                    KeypointsRead::Other(_) => {
+                        return Err(bad("keypoints", "a list of x, y, v numbers"))
+                    }
                 }
                 kp.starts.push(kp.values.len());
                 // `num_keypoints == 0` (the scan's flags: a number, and whether it is 0).

@@ -255,19 +255,36 @@ struct Planes {
 }
 
 impl Planes {
-    fn fill(&mut self, k: usize, gts: &[&[f64]], dts: &[&[f64]]) {
+    fn fill(&mut self, gts: &[&[f64]], dts: &[&[f64]]) {
         self.gt.clear();
         for g in gts {
-            self.gt.extend(lanes(k, 0.0, |j| g[3 * j]));
-            self.gt.extend(lanes(k, 0.0, |j| g[3 * j + 1]));
-            self.gt
-                .extend(lanes(k, 0.0, |j| mask(visible(g[3 * j + 2]))));
+            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| t[0]));
+            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| t[1]));
+            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| mask(visible(t[2]))));
         }
         self.dt.clear();
         for d in dts {
-            self.dt.extend(lanes(k, 0.0, |j| d[3 * j]));
-            self.dt.extend(lanes(k, 0.0, |j| d[3 * j + 1]));
+            push_lanes(&mut self.dt, d.chunks_exact(3).map(|t| t[0]));
+            push_lanes(&mut self.dt, d.chunks_exact(3).map(|t| t[1]));
         }
+    }
+}
+
+/// Appends `values` four to a vector, the last one padded with zeros.
+fn push_lanes(out: &mut Vec<f64x4>, values: impl Iterator<Item = f64>) {
+    let mut lane = [0.0; LANES];
+    let mut n = 0;
+    for v in values {
+        lane[n] = v;
+        n += 1;
+        if n == LANES {
+            out.push(f64x4::new(lane));
+            n = 0;
+        }
+    }
+    if n > 0 {
+        lane[n..].fill(0.0);
+        out.push(f64x4::new(lane));
     }
 }
 
@@ -341,7 +358,7 @@ impl<'a> Sides<'a> {
             return Err(wrong("detection", d, dt.id[d], dts[i].len()));
         }
         if far.is_some() {
-            planes.fill(k, &gts, &dts);
+            planes.fill(&gts, &dts);
         }
         let blocks = k.div_ceil(LANES);
         buf.reserve(cell.gt.len() * cell.dt.len() * k);
@@ -697,7 +714,7 @@ mod tests {
                 let area = [0.0, -1.0, 1.0, 500.0, 20000.0][next(5) as usize];
                 let truth = Truth::new(&g, &bb, area);
                 let mut planes = Planes::default();
-                planes.fill(k, &[&g], &[&d]);
+                planes.fill(&[&g], &[&d]);
                 let lanes = far.is_far(&truth, &planes.gt, &planes.dt);
                 assert_eq!(
                     lanes,

@@ -723,6 +723,12 @@ impl<'a> Lexer<'a> {
     fn numbers_rest(&mut self) -> Step<Option<Vec<f64>>> {
         // Room for a person's 51 keypoint values or a small polygon without regrowing.
         let mut xs = Vec::with_capacity(64);
+        Ok(self.numbers_rest_into(&mut xs)?.then_some(xs))
+    }
+
+    /// [`Self::numbers_rest`] appending to `xs`: false where the list is not one of numbers
+    /// (what was appended is then left for the caller to drop).
+    fn numbers_rest_into(&mut self, xs: &mut Vec<f64>) -> Step<bool> {
         loop {
             // The common case first: a plain number right here, then ',' or ']' right after
             // it (no whitespace to skip).
@@ -731,14 +737,14 @@ impl<'a> Lexer<'a> {
                 None => {
                     match self.peek("a number")? {
                         b'-' | b'0'..=b'9' | b'N' | b'I' => {}
-                        _ => return Ok(None),
+                        _ => return Ok(false),
                     }
                     match self.plain_f64() {
                         Some(x) => x,
                         None => match self.number()? {
                             Number::Int(i) => i as f64,
                             Number::Float(f) => f,
-                            Number::BigInt { .. } => return Ok(None),
+                            Number::BigInt { .. } => return Ok(false),
                         },
                     }
                 }
@@ -752,9 +758,9 @@ impl<'a> Lexer<'a> {
                 b',' => self.pos += 1,
                 b']' => {
                     self.pos += 1;
-                    return Ok(Some(xs));
+                    return Ok(true);
                 }
-                _ => return Ok(None),
+                _ => return Ok(false),
             }
         }
     }
@@ -1101,6 +1107,29 @@ pub fn parse_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Value>>> {
 /// repeated key keeps the last value, as in Python.
 pub fn parse_numeric_members(bytes: &[u8], keys: &[&str]) -> Step<Vec<Option<Member>>> {
     walk_members(bytes, keys, numeric_member, Lexer::skip_validated)
+}
+
+/// A non-empty list of numbers at the lexer (after whitespace), appended to `out` as
+/// [`numeric_member`] would read it (`Numeric::Numbers`): true if so; false, with the lexer
+/// and `out` as they were, for any other value (read it with [`numeric_member`]).
+pub fn numbers_into(lx: &mut Lexer<'_>, out: &mut Vec<f64>) -> Step<bool> {
+    let (start, len) = (lx.pos, out.len());
+    let got = match lx.peek("a value")? {
+        b'[' => {
+            lx.pos += 1;
+            lx.numbers_rest_into(out)
+        }
+        _ => Ok(false),
+    };
+    match got {
+        Ok(true) => Ok(true),
+        Err(Stop::More) => Err(Stop::More),
+        _ => {
+            lx.pos = start;
+            out.truncate(len);
+            Ok(false)
+        }
+    }
 }
 
 /// The value at the lexer's position as [`parse_numeric_members`] reads a member's value:

@@ -161,6 +161,25 @@ fn shrink<T>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// How [`Index::annotation_keypoints`] read one record's `keypoints`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeypointsRead {
+    /// A non-empty list of numbers: the next this many values of its batch.
+    Numbers(usize),
+    /// No `keypoints` member.
+    Absent,
+    /// Any other value, as [`json::numeric_member`] reads it.
+    Other(json::Member),
+}
+
+/// The keypoints of a batch of records read together: the number lists' values one after
+/// another, and each record's read.
+#[derive(Debug, Clone, Default)]
+pub struct KeypointsBatch {
+    pub values: Vec<f64>,
+    pub reads: Vec<KeypointsRead>,
+}
+
 impl Index {
     /// Indexes the COCO JSON file at `path` (plain or gzip) in one pass.
     pub fn open(path: &Path) -> Result<Index> {
@@ -318,7 +337,7 @@ impl Index {
         &self,
         bytes: &[u8],
         start: u64,
-        parse: impl Fn(&[u8]) -> json::Step<T>,
+        parse: impl FnOnce(&[u8]) -> json::Step<T>,
     ) -> Result<T> {
         parse(bytes).map_err(|stop| {
             let at = match stop {
@@ -356,6 +375,27 @@ impl Index {
         rows: &[usize],
         parse: impl Fn(usize, &[u8]) -> json::Step<T> + Sync,
     ) -> Result<Vec<T>> {
+        let batches = self.fold_rows_of(kind, rows, Vec::new, |out: &mut Vec<T>, r, b| {
+            out.push(parse(r, b)?);
+            Ok(())
+        })?;
+        let mut out = Vec::with_capacity(rows.len());
+        for batch in batches {
+            out.extend(batch);
+        }
+        Ok(out)
+    }
+
+    /// Records `rows` of `kind` folded batch by batch: `fold(acc, row, bytes)` for each row
+    /// in the order given, into one accumulator (from `new`) per batch of rows read together;
+    /// the accumulators in order. Lets a reader put many records' values into one buffer.
+    fn fold_rows_of<A: Send>(
+        &self,
+        kind: Kind,
+        rows: &[usize],
+        new: impl Fn() -> A + Sync,
+        fold: impl Fn(&mut A, usize, &[u8]) -> json::Step<()> + Sync,
+    ) -> Result<Vec<A>> {
         let table = self.table(kind);
         if let Some(&bad) = rows.iter().find(|&&r| r >= table.len()) {
             return Err(Error::Schema {
@@ -385,29 +425,27 @@ impl Index {
             batches.push((i, j, start, end));
             i = j;
         }
-        let one = |&(i, j, start, end): &(usize, usize, u64, u64)| -> Result<Vec<T>> {
-            let bytes = self.source.read(start, end)?;
-            rows[i..j]
-                .iter()
-                .map(|&r| {
+        // Each worker reads into one buffer of its own, batch after batch.
+        let one =
+            |buf: &mut Vec<u8>, &(i, j, start, end): &(usize, usize, u64, u64)| -> Result<A> {
+                let bytes = self.source.read_into(start, end, buf)?;
+                let mut acc = new();
+                for &r in &rows[i..j] {
                     let (s, e) = table.span(r);
                     let local = (s - start) as usize..(e - start) as usize;
-                    self.parsed(&bytes[local], s, |b| parse(r, b))
-                })
-                .collect()
-        };
-        let bytes: u64 = batches.iter().map(|b| b.3 - b.2).sum();
-        let parsed: Vec<Result<Vec<T>>> =
-            if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
-                crate::parallel::install(|| batches.par_iter().map(one).collect())
-            } else {
-                batches.iter().map(one).collect()
+                    self.parsed(&bytes[local], s, |b| fold(&mut acc, r, b))?;
+                }
+                Ok(acc)
             };
-        let mut out = Vec::with_capacity(rows.len());
-        for batch in parsed {
-            out.extend(batch?);
-        }
-        Ok(out)
+        let bytes: u64 = batches.iter().map(|b| b.3 - b.2).sum();
+        let folded: Vec<Result<A>> =
+            if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
+                crate::parallel::install(|| batches.par_iter().map_init(Vec::new, one).collect())
+            } else {
+                let mut buf = Vec::new();
+                batches.iter().map(|b| one(&mut buf, b)).collect()
+            };
+        folded.into_iter().collect()
     }
 
     /// Member `key` of records `rows` of `kind` (None where absent), read as
@@ -435,25 +473,43 @@ impl Index {
             .collect()
     }
 
-    /// The `keypoints` of annotation records `rows` (None where absent), read as
-    /// [`json::parse_numeric_members`] reads them, straight from where the scan found them
-    /// (records the scan could not place are walked).
-    pub fn annotation_keypoints(&self, rows: &[usize]) -> Result<Vec<Option<json::Member>>> {
+    /// The `keypoints` of annotation records `rows`, straight from where the scan found them
+    /// (records the scan could not place are walked): lists of numbers parsed into one
+    /// buffer per batch of records read together (no list per record), anything else as
+    /// [`json::numeric_member`] reads it. The batches in order; their reads are in row order.
+    pub fn annotation_keypoints(&self, rows: &[usize]) -> Result<Vec<KeypointsBatch>> {
         let places = &self.ann.keypoints;
-        self.parse_rows_of(Kind::Annotations, rows, |r, b| {
-            let found = u32::try_from(r)
-                .ok()
-                .and_then(|r| places.binary_search_by_key(&r, |&(row, _)| row).ok());
-            match found {
-                Some(i) => {
-                    let mut lx = json::Lexer::new(b, places[i].1 as usize, true);
-                    json::numeric_member(&mut lx).map(Some)
-                }
-                // Absent, unless the record was too far out to be placed.
-                None if r <= u32::MAX as usize && b.len() <= u32::MAX as usize => Ok(None),
-                None => json::parse_numeric_members(b, &["keypoints"]).map(|mut m| m.remove(0)),
-            }
-        })
+        self.fold_rows_of(
+            Kind::Annotations,
+            rows,
+            KeypointsBatch::default,
+            |acc, r, b| {
+                let found = u32::try_from(r)
+                    .ok()
+                    .and_then(|r| places.binary_search_by_key(&r, |&(row, _)| row).ok());
+                let read = match found {
+                    Some(i) => {
+                        let mut lx = json::Lexer::new(b, places[i].1 as usize, true);
+                        let before = acc.values.len();
+                        if json::numbers_into(&mut lx, &mut acc.values)? {
+                            KeypointsRead::Numbers(acc.values.len() - before)
+                        } else {
+                            KeypointsRead::Other(json::numeric_member(&mut lx)?)
+                        }
+                    }
+                    // Absent, unless the record was too far out to be placed.
+                    None if r <= u32::MAX as usize && b.len() <= u32::MAX as usize => {
+                        KeypointsRead::Absent
+                    }
+                    None => match json::parse_numeric_members(b, &["keypoints"])?.remove(0) {
+                        Some(m) => KeypointsRead::Other(m),
+                        None => KeypointsRead::Absent,
+                    },
+                };
+                acc.reads.push(read);
+                Ok(())
+            },
+        )
     }
 
     /// Height and width of image `image_id` (from its record's columns).
@@ -721,12 +777,30 @@ mod tests {
               {"id": 2, "image_id": 1, "num_keypoints": -0.0, "bbox": [1, 2, 3, 4]},
               {"keypoints":[7,8,2],"id":3,"image_id":1,"num_keypoints":"2"},
               {"id": 4, "image_id": 1, "keypoints": [], "num_keypoints": 3},
-              {"id": 5, "image_id": 1, "keypoints": [1, "x", 2]}
+              {"id": 5, "image_id": 1, "keypoints": [1, "x", 2]},
+              {"id": 6, "image_id": 1, "keypoints": [ 1e2 , -0.0,3]},
+              {"id": 7, "image_id": 1, "keypoints": [[1, 2]], "num_keypoints": 1}
             ]}"#,
         );
         let idx = Index::open(f.path()).unwrap();
-        let rows: Vec<usize> = vec![4, 0, 1, 2, 3];
-        let placed = idx.annotation_keypoints(&rows).unwrap();
+        let rows: Vec<usize> = vec![4, 0, 1, 2, 3, 5, 6];
+        // Batches back as one Option<Member> per row, as the walking reader gives them.
+        let mut placed = Vec::new();
+        for batch in idx.annotation_keypoints(&rows).unwrap() {
+            let mut at = 0;
+            for read in batch.reads {
+                placed.push(match read {
+                    KeypointsRead::Numbers(n) => {
+                        at += n;
+                        let v = batch.values[at - n..at].to_vec();
+                        Some(json::Member::Numeric(json::Numeric::Numbers(v)))
+                    }
+                    KeypointsRead::Absent => None,
+                    KeypointsRead::Other(m) => Some(m),
+                });
+            }
+            assert_eq!(at, batch.values.len());
+        }
         let walked = idx
             .member_of(Kind::Annotations, &rows, "keypoints")
             .unwrap();
@@ -738,6 +812,12 @@ mod tests {
             ])))
         );
         assert_eq!(placed[2], None);
+        assert_eq!(
+            placed[5],
+            Some(json::Member::Numeric(json::Numeric::Numbers(vec![
+                100.0, -0.0, 3.0
+            ])))
+        );
         let bits = |r: usize| {
             let f = idx.ann.flags[r];
             (

@@ -126,6 +126,24 @@ impl Source {
         Ok(buf)
     }
 
+    /// Bytes `start..end` into `buf` (grown as needed, never shrunk, so that a worker reading
+    /// batch after batch reuses its pages instead of faulting in fresh zeroed ones).
+    pub fn read_into<'b>(&self, start: u64, end: u64, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+        self.check_unchanged()?;
+        let len = end.saturating_sub(start) as usize;
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let out = &mut buf[..len];
+        self.file
+            .read_exact_at(out, start)
+            .map_err(|e| Error::FileChanged {
+                path: self.path_text(),
+                what: format!("bytes {start}..{end} cannot be read: {e}"),
+            })?;
+        Ok(out)
+    }
+
     /// Line and column (1-based, in bytes) of `offset`, for an error message: counted only
     /// when an error is shown.
     pub fn line_col(&self, offset: u64) -> (u64, u64) {
