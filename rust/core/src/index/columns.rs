@@ -195,6 +195,24 @@ impl IntColumn {
         }
     }
 
+    /// The values in row order. A kept-aside row is the next value of `big` (both are in row
+    /// order), so the walk needs no search.
+    pub fn values(&self) -> impl Iterator<Item = i64> + '_ {
+        let (narrow, wide): (&[i32], &[i64]) = match self {
+            IntColumn::Narrow { values, .. } => (values, &[]),
+            IntColumn::Wide(v) => (&[], v),
+        };
+        let mut big = match self {
+            IntColumn::Narrow { big, .. } => big.iter(),
+            IntColumn::Wide(_) => [].iter(),
+        };
+        let narrow = narrow.iter().map(move |&x| match x {
+            ASIDE => big.next().copied().unwrap_or(0),
+            x => i64::from(x),
+        });
+        narrow.chain(wide.iter().copied())
+    }
+
     /// Rows whose value is `value`, in order.
     pub fn rows_equal(&self, value: i64) -> Vec<u32> {
         match self {
@@ -534,19 +552,34 @@ pub struct IdLookup {
 
 impl IdLookup {
     pub fn new(ids: &IntColumn) -> IdLookup {
-        let n = ids.len();
-        let increasing = (1..n).all(|i| ids.get(i - 1) < ids.get(i));
+        let mut before = ids.values();
+        let increasing = ids.values().skip(1).all(|id| before.next() < Some(id));
         if increasing {
             return IdLookup {
                 order: None,
                 duplicates: false,
             };
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        // By (id, row): equal ids keep row order, so the last of a run is the last in the
-        // file, as a stable sort by id would leave it (an unstable sort is faster).
-        crate::parallel::install(|| {
-            order.par_sort_unstable_by_key(|&r| (ids.get(r as usize), r));
+        // Rows sorted by (id, row): equal ids keep row order, so the last of a run is the last
+        // in the file, as a stable sort by id would leave it (an unstable sort is faster). A
+        // narrow column's ids are read straight from its 32-bit values, the few kept aside
+        // found by search: about twice as fast as going through `get`, and no copy of the
+        // ids (a sort of (id, row) pairs was faster still but took 16 bytes a row at the
+        // peak of the open).
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        crate::parallel::install(|| match ids {
+            IntColumn::Narrow {
+                values,
+                big_rows,
+                big,
+            } => order.par_sort_unstable_by_key(|&r| {
+                let id = match values[r as usize] {
+                    ASIDE => aside(big_rows, big, r as usize).unwrap_or(0),
+                    x => i64::from(x),
+                };
+                (id, r)
+            }),
+            IntColumn::Wide(v) => order.par_sort_unstable_by_key(|&r| (v[r as usize], r)),
         });
         let duplicates = order
             .windows(2)
@@ -614,27 +647,11 @@ pub struct Groups {
 impl Groups {
     pub fn new(column: &IntColumn) -> Groups {
         let n = column.len();
-        // Group number of each key by first appearance, and the size of each group. Rows of
-        // one key often come together: the last key's group is kept at hand.
-        let mut first: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
-        let mut keys = Vec::new();
+        // Group number of each key by first appearance, and the size of each group.
+        let mut seen = FirstSeen::for_column(column);
         let mut sizes: Vec<u32> = Vec::new();
-        let mut last: Option<(i64, u32)> = None;
-        let mut group = |k: i64, keys: &mut Vec<i64>| -> u32 {
-            match last {
-                Some((lk, g)) if lk == k => g,
-                _ => {
-                    let g = *first.entry(k).or_insert_with(|| {
-                        keys.push(k);
-                        (keys.len() - 1) as u32
-                    });
-                    last = Some((k, g));
-                    g
-                }
-            }
-        };
-        for r in 0..n {
-            let g = group(column.get(r), &mut keys) as usize;
+        for k in column.values() {
+            let g = seen.number(k) as usize;
             if g == sizes.len() {
                 sizes.push(0);
             }
@@ -650,12 +667,12 @@ impl Groups {
         drop(sizes);
         let mut fill = starts.clone();
         let mut rows = vec![0u32; n];
-        for r in 0..n {
-            let slot = &mut fill[group(column.get(r), &mut keys) as usize];
+        for (r, k) in column.values().enumerate() {
+            let slot = &mut fill[seen.number(k) as usize];
             rows[*slot as usize] = r as u32;
             *slot += 1;
         }
-        drop(first);
+        let keys = seen.into_keys();
         let keys = IntColumn::from_vec(keys);
         let lookup = IdLookup::new(&keys);
         Groups {
@@ -686,12 +703,76 @@ impl Groups {
 
 /// The distinct values of a column in order of first appearance.
 pub fn distinct_in_order(column: &IntColumn) -> Vec<i64> {
-    let mut seen = std::collections::HashSet::new();
-    let mut last = None;
-    (0..column.len())
-        .map(|r| column.get(r))
-        .filter(|&k| last.replace(k) != Some(k) && seen.insert(k))
-        .collect()
+    let mut seen = FirstSeen::for_column(column);
+    for k in column.values() {
+        seen.number(k);
+    }
+    seen.into_keys()
+}
+
+/// Numbers the distinct keys of a column 0, 1, 2, ... in order of first appearance. Ids in
+/// real files span a compact range, so a key's number is found in a direct table over the
+/// range (a few bytes per row at most, built once); keys spread wider go through a hash map
+/// (several times slower: 117 ms against 25 for the image ids of 827k annotations). Rows of
+/// one key often come together, so the last key's number is kept at hand.
+struct FirstSeen {
+    /// The smallest key and, for each key from it on, its number + 1 (0: not seen yet).
+    table: Option<(i64, Vec<u32>)>,
+    map: std::collections::HashMap<i64, u32>,
+    keys: Vec<i64>,
+    last: Option<(i64, u32)>,
+}
+
+impl FirstSeen {
+    fn for_column(column: &IntColumn) -> FirstSeen {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for k in column.values() {
+            lo = lo.min(k);
+            hi = hi.max(k);
+        }
+        let limit = 4 * column.len() as u64 + 4096;
+        let span = (hi as i128 - lo as i128) as u128;
+        let table =
+            (hi >= lo && span < u128::from(limit)).then(|| (lo, vec![0u32; span as usize + 1]));
+        FirstSeen {
+            table,
+            map: std::collections::HashMap::new(),
+            keys: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// The number of key `k`, a new one if `k` is new.
+    #[inline]
+    fn number(&mut self, k: i64) -> u32 {
+        if let Some((lk, g)) = self.last {
+            if lk == k {
+                return g;
+            }
+        }
+        let next = self.keys.len() as u32;
+        let g = match &mut self.table {
+            Some((lo, table)) => match table.get_mut(k.wrapping_sub(*lo) as usize) {
+                Some(slot) if *slot > 0 => *slot - 1,
+                Some(slot) => {
+                    *slot = next + 1;
+                    next
+                }
+                // Not a key of the column the table was made for.
+                None => *self.map.entry(k).or_insert(next),
+            },
+            None => *self.map.entry(k).or_insert(next),
+        };
+        if g == next {
+            self.keys.push(k);
+        }
+        self.last = Some((k, g));
+        g
+    }
+
+    fn into_keys(self) -> Vec<i64> {
+        self.keys
+    }
 }
 
 #[cfg(test)]
@@ -854,6 +935,57 @@ mod tests {
             rows.iter().map(|&v| bits(v)).collect::<Vec<_>>()
         );
         assert_eq!(b.to_arc().len(), rows.len());
+    }
+
+    /// Groups, distinct keys and the id lookup against plain definitions, on columns whose
+    /// keys fit the direct table (narrow and with 64-bit values kept aside) and columns that
+    /// go through the hash map (spread keys, i64 extremes, a wide column).
+    #[test]
+    fn groups_and_lookup_equal_their_definitions() {
+        let mut rng = crate::test_rng::Rng::new(0x05ee_d1d5);
+        for case in 0..400 {
+            let n = rng.below(300) as usize;
+            let kinds = 1 + rng.below(40) as i64;
+            let values: Vec<i64> = (0..n)
+                .map(|_| {
+                    let k = rng.below(kinds as u64) as i64;
+                    match case % 4 {
+                        0 => k - kinds / 2,                             // compact, negatives
+                        1 if rng.below(10) == 0 => 900_100_000_000 + k, // kept aside
+                        1 => k * 3,
+                        2 => k * 1_000_003 - (1 << 33), // spread: hash map
+                        _ => [i64::MIN, i64::MAX, 0, -1][k as usize % 4] - k.signum(),
+                    }
+                })
+                .collect();
+            let columns = [
+                IntColumn::from_vec(values.clone()),
+                IntColumn::Wide(values.clone()),
+            ];
+            for col in &columns {
+                assert_eq!(col.values().collect::<Vec<_>>(), values);
+                let mut keys: Vec<i64> = Vec::new();
+                for &v in &values {
+                    if !keys.contains(&v) {
+                        keys.push(v);
+                    }
+                }
+                assert_eq!(distinct_in_order(col), keys, "case {case}");
+                let g = Groups::new(col);
+                assert_eq!(g.keys.to_vec(), keys, "case {case}");
+                for &k in &keys {
+                    let rows: Vec<u32> =
+                        (0..n as u32).filter(|&r| values[r as usize] == k).collect();
+                    assert_eq!(g.rows_of(k), Some(&rows[..]), "case {case} key {k}");
+                }
+                let lk = IdLookup::new(col);
+                for &k in keys.iter().chain(&[i64::MIN + 7, 12_345]) {
+                    let last = values.iter().rposition(|&v| v == k);
+                    assert_eq!(lk.find(col, k), last, "case {case} id {k}");
+                }
+                assert_eq!(lk.has_duplicates(), keys.len() < n, "case {case}");
+            }
+        }
     }
 
     #[test]

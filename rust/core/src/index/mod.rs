@@ -250,12 +250,16 @@ impl Index {
             rayon::join(
                 || Table::new(a),
                 || {
-                    let keys = if has_categories {
-                        distinct_in_order(&ann.category_id)
-                    } else {
-                        Vec::new()
-                    };
-                    (Groups::new(&ann.image_id), keys)
+                    rayon::join(
+                        || Groups::new(&ann.image_id),
+                        || {
+                            if has_categories {
+                                distinct_in_order(&ann.category_id)
+                            } else {
+                                Vec::new()
+                            }
+                        },
+                    )
                 },
             )
         });
