@@ -158,12 +158,17 @@ def _index_lists(p: Params, pe: Params) -> Any:
     setK = set(catIds)
     setA = set(map(tuple, pe.areaRng))
     setM = set(pe.maxDets)
-    setI = set(pe.imgIds)
     k_list = [n for n, k in enumerate(p.catIds) if k in setK]
     m_list = [m for n, m in enumerate(p.maxDets) if m in setM]
     a_list = [n for n, a in enumerate(map(lambda x: tuple(x), p.areaRng)) if a in setA]
-    # `[n for n, i in enumerate(p.imgIds) if i in setI]`, with the loop in C.
-    i_list = list(itertools.compress(range(len(p.imgIds)), map(setI.__contains__, p.imgIds)))
+    if type(p.imgIds) is list and type(pe.imgIds) is list and p.imgIds == pe.imgIds:
+        # The usual case (accumulate() right after evaluate(): the snapshot holds the same id
+        # objects): every id is in the set, found by identity like the list comparison did.
+        i_list = list(range(len(p.imgIds)))
+    else:
+        # `[n for n, i in enumerate(p.imgIds) if i in setI]`, with the loop in C.
+        setI = set(pe.imgIds)
+        i_list = list(itertools.compress(range(len(p.imgIds)), map(setI.__contains__, p.imgIds)))
     return k_list, a_list, m_list, i_list
 
 
