@@ -28,7 +28,7 @@ import copy
 import datetime
 import itertools
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -117,18 +117,22 @@ def _side(coco: Any, p: Params, gt: bool) -> Any:
     return _cocors.eval_anns_from_dicts(list(coco.loadAnns(ids)), p.iouType, gt, imgs)
 
 
-def _unique(values: Any) -> List[Any]:
-    """``list(np.unique(values))``, as pycocotools' evaluate writes the ids back. Integers are
-    sorted and deduplicated here: ``np.unique``'s first call imports ``numpy.ma`` (about
-    10 ms per process); anything else goes to ``np.unique`` itself."""
+def _unique(values: Any) -> Tuple[List[Any], List[int]]:
+    """``list(np.unique(values))``, as pycocotools' evaluate writes the ids back, and the same
+    ids as Python ints for Rust. Integers are sorted and deduplicated here: ``np.unique``'s
+    first call imports ``numpy.ma`` (about 10 ms per process); anything else goes to
+    ``np.unique`` itself."""
     arr = np.asarray(values)
     if type(values) not in (list, tuple, np.ndarray) or arr.dtype.kind not in "iu":
-        return list(np.unique(values))
+        out = list(np.unique(values))
+        return out, list(map(int, out))
     arr = np.sort(arr, axis=None)
     keep = np.empty(arr.shape, dtype=bool)
     keep[:1] = True
     np.not_equal(arr[1:], arr[:-1], out=keep[1:])
-    return list(arr[keep])
+    arr = arr[keep]
+    # (`tolist` gives the ints in one C loop; `map(int, ...)` over numpy scalars takes ~4x longer.)
+    return list(arr), arr.tolist()
 
 
 def _snapshot(p: Params) -> Params:
@@ -206,9 +210,9 @@ class COCOeval:
             p.iouType = "segm" if p.useSegm == 1 else "bbox"
             print("useSegm (deprecated) is not None. Running {} evaluation".format(p.iouType))
         print("Evaluate annotation type *{}*".format(p.iouType))
-        p.imgIds = _unique(p.imgIds)
+        p.imgIds, img_ids = _unique(p.imgIds)
         if p.useCats:
-            p.catIds = _unique(p.catIds)
+            p.catIds = _unique(p.catIds)[0]
         p.maxDets = sorted(p.maxDets)
         self.params = p
         if p.iouType not in ("segm", "bbox", "keypoints"):
@@ -223,7 +227,7 @@ class COCOeval:
             gt,
             dt,
             p.iouType,
-            list(map(int, p.imgIds)),
+            img_ids,
             [int(c) for c in p.catIds],
             bool(p.useCats),
             [float(t) for t in p.iouThrs],

@@ -954,7 +954,7 @@ mod tests {
                         1 if rng.below(10) == 0 => 900_100_000_000 + k, // kept aside
                         1 => k * 3,
                         2 => k * 1_000_003 - (1 << 33), // spread: hash map
-                        _ => [i64::MIN, i64::MAX, 0, -1][k as usize % 4] - k.signum(),
+                        _ => [i64::MIN + k, i64::MAX - k, k, -1 - k][k as usize % 4], // extremes
                     }
                 })
                 .collect();
