@@ -45,7 +45,6 @@ struct Block {
     scores: Vec<f64>,
 }
 
-/// Accumulates `ev` as `COCOeval.accumulate(p)`.
 /// `dst.copy_from_slice(src)` for one output row (A x M values, 12 with COCO's params), as
 /// inline moves where the length is COCO's: a `memcpy` call per 96-byte row (160k of them
 /// for an 80-category evaluation) cost more than the copying.
@@ -60,6 +59,7 @@ fn copy_row(dst: &mut [f64], src: &[f64]) {
     }
 }
 
+/// Accumulates `ev` as `COCOeval.accumulate(p)`.
 pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> {
     let [t_out, r_out, k_out, a_out, m_out] = p.dims;
     let t0 = ev.params.iou_thrs.len();

@@ -712,9 +712,10 @@ pub fn distinct_in_order(column: &IntColumn) -> Vec<i64> {
 
 /// Numbers the distinct keys of a column 0, 1, 2, ... in order of first appearance. Ids in
 /// real files span a compact range, so a key's number is found in a direct table over the
-/// range (a few bytes per row at most, built once); keys spread wider go through a hash map
-/// (several times slower: 117 ms against 25 for the image ids of 827k annotations). Rows of
-/// one key often come together, so the last key's number is kept at hand.
+/// range (at most 4 entries a row, 16 bytes, for the moment it is used); keys spread wider
+/// go through a hash map (`Groups` over the image ids of 827k annotations: 117 ms with the
+/// map, about 45 with the table). Rows of one key often come together, so the last key's
+/// number is kept at hand.
 struct FirstSeen {
     /// The smallest key and, for each key from it on, its number + 1 (0: not seen yet).
     table: Option<(i64, Vec<u32>)>,
