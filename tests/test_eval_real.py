@@ -209,6 +209,31 @@ def test_accumulate_with_other_params():
         assert_array_identical(ours.eval[key], theirs.eval[key], key)
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda ids: [int(i) for i in ids],  # equal values, other objects: the list fast path
+        lambda ids: list(reversed(ids)),  # same ids, other order: the set lookup
+        lambda ids: np.array(ids[::2]),  # an array: the set lookup
+        lambda ids: ids + [10**12],  # an id that was not evaluated
+    ],
+)
+def test_accumulate_with_image_ids_replaced(edit):
+    """accumulate() after the image ids were replaced since evaluate(): accumulate's
+    ``i_list`` (indices of p.imgIds found in the evaluated ids) as pycocotools derives it,
+    whether cocors takes its shortcut for ids equal to the evaluated ones or not."""
+    g_py, d_py, g, d = load_both(GT, BBOX)
+    from pycocotools.cocoeval import COCOeval as PyCOCOeval
+
+    theirs, ours = PyCOCOeval(g_py, d_py, "bbox"), COCOeval(g, d, "bbox")
+    for E in (theirs, ours):
+        quiet(E.evaluate)
+        E.params.imgIds = edit(list(E.params.imgIds))
+        quiet(E.accumulate)
+    for key in ("precision", "recall", "scores"):
+        assert_array_identical(ours.eval[key], theirs.eval[key], key)
+
+
 def test_params_edited_in_place_after_evaluate():
     """evaluate() keeps a snapshot of the params (pycocotools' deepcopy ``_paramsEval``):
     lists edited in place afterwards change ``p`` but not the snapshot, and accumulate()
