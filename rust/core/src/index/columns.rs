@@ -35,6 +35,17 @@ fn aside<T: Copy>(rows: &[u32], values: &[T], row: usize) -> Option<T> {
     values.get(k).copied()
 }
 
+/// Row `row` of a narrow column's parts: its 32-bit value, or the value kept aside for it (0
+/// out of range).
+#[inline]
+fn narrow_at(values: &[i32], big_rows: &[u32], big: &[i64], row: usize) -> i64 {
+    match values.get(row) {
+        Some(&ASIDE) => aside(big_rows, big, row).unwrap_or(0),
+        Some(&x) => i64::from(x),
+        None => 0,
+    }
+}
+
 /// Appends the rows kept aside by a part whose first row is row `by` here.
 fn extend_shifted(rows: &mut Vec<u32>, more: &[u32], by: u32) {
     rows.extend(more.iter().map(|&r| r + by));
@@ -167,32 +178,13 @@ impl IntColumn {
                 values,
                 big_rows,
                 big,
-            } => match values.get(row) {
-                Some(&ASIDE) => aside(big_rows, big, row).unwrap_or(0),
-                Some(&x) => i64::from(x),
-                None => 0,
-            },
+            } => narrow_at(values, big_rows, big, row),
             IntColumn::Wide(v) => v.get(row).copied().unwrap_or(0),
         }
     }
 
     pub fn to_vec(&self) -> Vec<i64> {
-        match self {
-            IntColumn::Narrow {
-                values,
-                big_rows,
-                big,
-            } => {
-                let mut out: Vec<i64> = values.iter().map(|&x| i64::from(x)).collect();
-                for (&r, &v) in big_rows.iter().zip(big) {
-                    if let Some(slot) = out.get_mut(r as usize) {
-                        *slot = v;
-                    }
-                }
-                out
-            }
-            IntColumn::Wide(v) => v.clone(),
-        }
+        self.values().collect()
     }
 
     /// The values in row order. A kept-aside row is the next value of `big` (both are in row
@@ -552,8 +544,7 @@ pub struct IdLookup {
 
 impl IdLookup {
     pub fn new(ids: &IntColumn) -> IdLookup {
-        let mut before = ids.values();
-        let increasing = ids.values().skip(1).all(|id| before.next() < Some(id));
+        let increasing = ids.values().zip(ids.values().skip(1)).all(|(a, b)| a < b);
         if increasing {
             return IdLookup {
                 order: None,
@@ -572,13 +563,8 @@ impl IdLookup {
                 values,
                 big_rows,
                 big,
-            } => order.par_sort_unstable_by_key(|&r| {
-                let id = match values[r as usize] {
-                    ASIDE => aside(big_rows, big, r as usize).unwrap_or(0),
-                    x => i64::from(x),
-                };
-                (id, r)
-            }),
+            } => order
+                .par_sort_unstable_by_key(|&r| (narrow_at(values, big_rows, big, r as usize), r)),
             IntColumn::Wide(v) => order.par_sort_unstable_by_key(|&r| (v[r as usize], r)),
         });
         let duplicates = order
