@@ -15,6 +15,8 @@
 //! decodes those exactly.
 
 use crate::error::{Error, Result};
+use wide::bytemuck::cast;
+use wide::{i16x8, i32x8, i8x16, u8x16};
 
 /// The first byte of the alphabet: group value 0.
 const BASE: u8 = b'0';
@@ -92,7 +94,7 @@ pub fn decode_counts_into(s: &[u8], counts: &mut Vec<u32>) -> Result<()> {
         .iter()
         .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b));
     if valid {
-        if let Some(n) = decode_fast(s, counts) {
+        if let Some(n) = decode_fast(s, counts, SIMD) {
             counts.truncate(n);
             return Ok(());
         }
@@ -135,14 +137,16 @@ fn decode_one(s: &[u8], mut p: usize, out: &mut [u32], n: usize) -> Option<usize
 /// The decoding loop for a string of valid bytes: the number of runs written to the front of
 /// `out`, or `None` on any problem.
 ///
-/// Strings are read eight bytes at a time. Eight one-group values (the common case once the
-/// first three runs are read) are eight independent sign extensions. A word mixing one- and
+/// Strings are read eight bytes at a time. With `simd`, runs of windows holding one- and
+/// two-group values only go through [`simd_windows`]; the scalar paths below take the rest
+/// (and all windows without `simd`). Eight one-group values are eight independent sign
+/// extensions. A word mixing one- and
 /// two-group values is decoded byte by byte without a branch per byte: each byte yields the
 /// value it would end (with the group before it where that one continues) and counts only if
 /// it ends one; a branch on the kind of value would mispredict on every change, the cost the
 /// first decoder of this codec paid. Longer values (the first run, long jumps) go one at a
 /// time through [`decode_one`].
-fn decode_fast(s: &[u8], out: &mut Vec<u32>) -> Option<usize> {
+fn decode_fast(s: &[u8], out: &mut Vec<u32>, simd: bool) -> Option<usize> {
     let len = s.len();
     // A run per byte at most, and room for a whole word written past the last run.
     if out.len() < len + 8 {
@@ -161,7 +165,15 @@ fn decode_fast(s: &[u8], out: &mut Vec<u32>) -> Option<usize> {
     let (mut two_back, mut one_back) = (i64::from(out[n - 2]), i64::from(out[n - 1]));
     // Bits above 32 of every run: nonzero iff one is negative or too large.
     let mut high = 0u64;
-    while let Some(chunk) = s.get(p..p + 8) {
+    loop {
+        if simd {
+            let (np, nn, neg) = simd_windows(s, out, p, n, &mut two_back, &mut one_back)?;
+            (p, n) = (np, nn);
+            high |= u64::from(neg);
+        }
+        let Some(chunk) = s.get(p..p + 8) else {
+            break;
+        };
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         // Bytes are >= BASE (validated), so the subtraction borrows across no byte.
@@ -219,6 +231,149 @@ fn decode_fast(s: &[u8], out: &mut Vec<u32>) -> Option<usize> {
         n += 1;
     }
     (high == 0).then_some(n)
+}
+
+/// Whether [`decode_fast`] decodes windows with [`window_simd`]: where the target has a byte
+/// shuffle (`pshufb`, SSSE3: the build asks for x86-64-v2 in `.cargo/config.toml`; NEON's
+/// `tbl`). Elsewhere `wide` would emulate it lane by lane, slower than the scalar loop.
+const SIMD: bool = cfg!(any(
+    target_feature = "ssse3",
+    all(target_arch = "aarch64", target_feature = "neon")
+));
+
+/// [`window_simd`] adds the carries in 32-bit lanes: carries from 0 up to here leave room for
+/// four 10-bit differences without overflow (larger runs, over 2^30 pixels, take the scalar
+/// path).
+const CARRY_LIMIT: u64 = 1 << 30;
+
+/// Decodes eight-byte windows from byte `p` (a value's start) with [`window_simd`] while
+/// they hold no value of three groups or more and the runs stay below [`CARRY_LIMIT`]:
+/// returns the byte where it stopped (a value's start), the runs written (from `n` on) and
+/// a nonzero word if a run was negative. A loop of its own, so that its state stays in
+/// registers.
+fn simd_windows(
+    s: &[u8],
+    out: &mut [u32],
+    mut p: usize,
+    mut n: usize,
+    two_back: &mut i64,
+    one_back: &mut i64,
+) -> Option<(usize, usize, u32)> {
+    let (mut tb, mut ob) = (*two_back, *one_back);
+    let mut all_runs = i32x8::splat(0);
+    // Windows always move on by eight bytes: `pending` says that the last byte before the
+    // window starts a value of two groups, which ends in the window. Each window is read with
+    // that byte in front (p >= 3 here: three runs are decoded).
+    let mut pending = false;
+    while let Some(chunk) = s.get(p.wrapping_sub(1)..p + 15) {
+        if ((tb | ob) as u64) >= CARRY_LIMIT {
+            break;
+        }
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(chunk);
+        let groups = u8x16::new(bytes) - u8x16::splat(BASE);
+        // Bit 5 of each byte (continues) to bit 7, gathered: bit k for byte p-1+k.
+        let continues = cast::<i16x8, u8x16>(cast::<u8x16, i16x8>(groups) << 2).to_bitmask();
+        // Bit 0: byte p-1 starts a value that ends at byte p; bit k: byte p+k-1 continues.
+        let mask = (continues as usize & 0x1fe) | usize::from(pending);
+        if mask & (mask >> 1) != 0 {
+            break;
+        }
+        let dst = out.get_mut(n..n + 8)?;
+        n += window_simd(groups, mask, &mut tb, &mut ob, dst, &mut all_runs);
+        p += 8;
+        pending = mask >> 8 != 0;
+    }
+    let negative = all_runs.to_bitmask();
+    (*two_back, *one_back) = (tb, ob);
+    // A value started by the last byte read is decoded again from its start.
+    Some((p - usize::from(pending), n, negative))
+}
+
+/// Shuffle controls for the nine bytes of a window (byte 0: the byte before it), by their
+/// continuation bits (bit k: byte k continues; bit 0 set only where byte 0 starts a value
+/// ending in byte 1), for windows with no value of three groups or more: value j goes to
+/// 16-bit lane j, its first group in the low byte and its second (if any) in the high byte.
+/// Bytes 0x80 give zero: the high byte of one-group values, and the lanes past the last value
+/// that ends in the window (a value started by byte 8 ends in the next window).
+const WINDOW_SHUFFLES: [[u8; 16]; 512] = window_shuffles();
+
+const fn window_shuffles() -> [[u8; 16]; 512] {
+    let mut table = [[0x80u8; 16]; 512];
+    let mut mask = 0usize;
+    while mask < 512 {
+        let (mut lane, mut byte) = (0usize, if mask & 1 == 1 { 0u8 } else { 1u8 });
+        while byte < 9 {
+            if (mask >> byte) & 1 == 1 {
+                if byte == 8 {
+                    break;
+                }
+                table[mask][2 * lane + 1] = byte + 1;
+            }
+            table[mask][2 * lane] = byte;
+            byte += 1 + ((mask >> byte) & 1) as u8;
+            lane += 1;
+        }
+        mask += 1;
+    }
+    table
+}
+
+/// Byte shuffles moving 16-bit lanes up by two and by four lanes, zeros coming in.
+const UP_2_LANES: [u8; 16] = [0x80, 0x80, 0x80, 0x80, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const UP_4_LANES: [u8; 16] = [
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0, 1, 2, 3, 4, 5, 6, 7,
+];
+
+/// Decodes a window of eight bytes into `dst` with SIMD, the way Masked VByte decodes
+/// varints. `groups` holds the byte before the window and the window's bytes, less `BASE`;
+/// `mask` their continuation bits (see [`WINDOW_SHUFFLES`]). Every group is first made
+/// signed or not as its place in a value wants (a value's last group is sign-extended, a
+/// first group of two is not), a table shuffle by `mask` gathers each value's groups into a
+/// 16-bit lane, and the runs follow from the two carries by a prefix sum over lanes of the
+/// same parity. Windows are independent of one another but for the carries, so nothing but
+/// two additions chains one to the next. Returns the number of values (4 to 8); updates the
+/// carries; the runs are ORed into `all_runs` (for the sign check).
+#[inline(always)]
+fn window_simd(
+    groups: u8x16,
+    mask: usize,
+    two_back: &mut i64,
+    one_back: &mut i64,
+    dst: &mut [u32],
+    all_runs: &mut i32x8,
+) -> usize {
+    let values = 8 - (mask >> 1).count_ones() as usize;
+    // Group g (0..64) as a signed byte: g for 0..16, g - 32 above. That is sext5(g) for the
+    // last group of a value (g < 32) and g & 31 for a first group that continues (g >= 32).
+    let signed = cast::<i8x16, u8x16>(cast::<u8x16, i8x16>(groups).simd_gt(i8x16::splat(15)))
+        & u8x16::splat(32);
+    let shuffle = WINDOW_SHUFFLES.get(mask).copied().unwrap_or([0x80; 16]);
+    let lanes: i16x8 = cast((groups - signed).shuffle(u8x16::new(shuffle)));
+    // value = first group + 32 * last group, each lane's bytes read as signed.
+    let diffs = ((lanes << 8) >> 8) + ((lanes >> 8) << 5);
+    // Runs two apart chain: lane j sums the differences of lanes j, j-2, j-4, ...
+    let up =
+        |v: i16x8, by: [u8; 16]| -> i16x8 { cast(cast::<i16x8, u8x16>(v).shuffle(u8x16::new(by))) };
+    let sums = diffs + up(diffs, UP_2_LANES);
+    let sums = sums + up(sums, UP_4_LANES);
+    let (tb, ob) = (*two_back as i32, *one_back as i32);
+    let runs = i32x8::from_i16x8(sums) + i32x8::new([tb, ob, tb, ob, tb, ob, tb, ob]);
+    *all_runs |= runs;
+    for (slot, run) in dst.iter_mut().zip(runs.to_array()) {
+        *slot = run as u32;
+    }
+    // The new carries: runs values-2 and values-1, from the lane sums (not from `dst`, which
+    // would put a store-to-load round trip on the carries' chain).
+    let sums = sums.to_array();
+    let (same, other) = if values.is_multiple_of(2) {
+        (tb, ob)
+    } else {
+        (ob, tb)
+    };
+    *two_back = i64::from(same) + i64::from(sums[(values - 2) & 7]);
+    *one_back = i64::from(other) + i64::from(sums[(values - 1) & 7]);
+    values
 }
 
 /// The same decoding with a check at every step, for strings the fast loop found a problem in:
@@ -365,6 +520,90 @@ mod tests {
             decode_counts(&s),
             Err(Error::RleRunOutOfRange { offset: 0 })
         );
+    }
+
+    #[test]
+    fn simd_and_scalar_windows_equal_the_checked_decoder() {
+        // Long strings, so that most of each goes through whole windows: runs stepping mostly
+        // by one- and two-group differences, sometimes by longer ones, around levels that
+        // put the carries below, across and above CARRY_LIMIT and 2^31; then long random
+        // strings of the alphabet (negative runs, values of every length, truncation).
+        let mut rng = crate::test_rng::Rng::new(0x51d_5eed);
+        let levels = [
+            0u64,
+            600,
+            CARRY_LIMIT - 3000,
+            (1 << 31) - 3000,
+            u64::from(u32::MAX) - 3000,
+        ];
+        for _ in 0..1500 {
+            let n = rng.below(300) as usize;
+            let level = levels[rng.below(levels.len() as u64) as usize];
+            let mut counts: Vec<u32> = Vec::with_capacity(n);
+            for i in 0..n {
+                let prev = if i >= 2 {
+                    i64::from(counts[i - 2])
+                } else {
+                    level as i64 + rng.below(2000) as i64
+                };
+                let step = match rng.below(20) {
+                    0 => rng.below(1 << 16) as i64 - (1 << 15),
+                    1..=4 => rng.below(1024) as i64 - 512,
+                    _ => rng.below(32) as i64 - 16,
+                };
+                counts.push((prev + step).clamp(0, i64::from(u32::MAX)) as u32);
+            }
+            let s = encode_counts(&counts);
+            for simd in [true, false] {
+                let mut out = Vec::new();
+                let got = decode_fast(&s, &mut out, simd).map(|k| out[..k].to_vec());
+                assert_eq!(got.as_ref(), Some(&counts), "simd {simd}: {s:?}");
+            }
+        }
+        for _ in 0..3000 {
+            let n = rng.below(200) as usize;
+            let s: Vec<u8> = (0..n)
+                .map(|_| match rng.below(6) {
+                    0 => BASE + 32 + rng.below(32) as u8,
+                    1 => BASE + 16 + rng.below(16) as u8,
+                    _ => BASE + rng.below(16) as u8,
+                })
+                .collect();
+            let want = decode_counts_checked(&s).ok();
+            for simd in [true, false] {
+                let mut out = Vec::new();
+                let got = decode_fast(&s, &mut out, simd).map(|k| out[..k].to_vec());
+                assert_eq!(got, want, "simd {simd}: {s:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn window_shuffles_gather_each_value() {
+        // Every mask without two continuing bytes in a row: lane j holds value j's groups.
+        for (mask, shuffle) in WINDOW_SHUFFLES.iter().enumerate() {
+            if mask & (mask >> 1) != 0 {
+                continue;
+            }
+            let mut want = [0x80u8; 16];
+            let mut lane = 0;
+            let mut byte = if mask & 1 == 1 { 0 } else { 1 };
+            while byte < 9 {
+                let continues = (mask >> byte) & 1 == 1;
+                if continues && byte == 8 {
+                    break;
+                }
+                want[2 * lane] = byte as u8;
+                if continues {
+                    want[2 * lane + 1] = byte as u8 + 1;
+                    byte += 1;
+                }
+                byte += 1;
+                lane += 1;
+            }
+            assert_eq!(lane, 8 - (mask >> 1).count_ones() as usize, "{mask:#b}");
+            assert_eq!(*shuffle, want, "{mask:#b}");
+        }
     }
 
     #[test]
