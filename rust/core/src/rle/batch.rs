@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::{codec, mask, ops, poly, Rle};
+use super::{bitmap::Bitmap, codec, mask, ops, poly, Rle};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -162,14 +162,15 @@ pub fn bboxes_of_inputs_into(items: &[RleInput<'_>], out: &mut [f64]) -> Result<
     })
 }
 
-/// Adds the foreground of one input RLE to the coverage changes `delta` (a string is decoded
-/// into `buf`). Returns false (with `delta` partly updated) unless the runs are canonical and
-/// cover exactly `pixels`: such input needs pycocotools' exact run walk instead.
-fn scatter_canonical(
+/// Sets the foreground runs (`foreground`) or the background runs of one input RLE in `bits`
+/// (a string is decoded into `buf`). Returns false (with `bits` partly set) unless the runs
+/// are canonical and cover exactly the mask: such input needs pycocotools' exact run walk.
+fn mark_canonical(
     item: &RleInput<'_>,
     buf: &mut Vec<u32>,
-    delta: &mut [i32],
+    bits: &mut Bitmap,
     pixels: usize,
+    foreground: bool,
 ) -> bool {
     let runs: &[u32] = match *item {
         RleInput::Compressed { h, w, counts } => {
@@ -180,60 +181,71 @@ fn scatter_canonical(
         }
         RleInput::Uncompressed { counts, .. } => counts,
     };
-    // Canonical: no empty run but the first; and the runs must not pass the mask's end.
-    if runs.iter().skip(1).any(|&r| r == 0)
-        || runs.iter().map(|&r| r as usize).sum::<usize>() != pixels
-    {
-        return false;
-    }
-    let mut pos = 0usize;
-    for pair in runs.chunks(2) {
-        pos += pair[0] as usize;
-        if let Some(&run) = pair.get(1) {
-            delta[pos] += 1;
-            pos += run as usize;
-            delta[pos] -= 1;
+    // Canonical: no empty run but the first (background) one.
+    let (mut pos, mut empty) = (0usize, false);
+    let mut pairs = runs.chunks_exact(2);
+    for pair in pairs.by_ref() {
+        let (background, run) = (pair[0] as usize, pair[1] as usize);
+        empty |= (background == 0 && pos > 0) || run == 0;
+        let (start, end) = (pos + background, pos + background + run);
+        if foreground {
+            bits.set_range(start, end);
+        } else {
+            bits.set_range(pos, start);
         }
+        pos = end;
     }
-    true
+    if let [background] = *pairs.remainder() {
+        let background = background as usize;
+        empty |= background == 0 && pos > 0;
+        if !foreground {
+            bits.set_range(pos, pos + background);
+        }
+        pos += background;
+    }
+    !empty && pos == pixels
 }
 
-/// Coverage changes of canonical input RLEs of `pixels` pixels, shares of the inputs scattered
-/// on the pool threads and added (integer sums: the split does not matter); `None` as soon as
-/// one input is not canonical.
-fn coverage_of_inputs(items: &[RleInput<'_>], pixels: usize) -> Option<Vec<i32>> {
-    let scatter = |part: &[RleInput<'_>]| {
-        let mut delta = vec![0i32; pixels + 1];
+/// The bitmap of the pixels in a foreground (`foreground`) or background run of any of the
+/// canonical input RLEs of `pixels` pixels: shares of the inputs marked on the pool threads
+/// and ORed; `None` as soon as one input is not canonical.
+fn bitmap_of_inputs(items: &[RleInput<'_>], pixels: usize, foreground: bool) -> Option<Bitmap> {
+    let mark = |part: &[RleInput<'_>]| {
+        let mut bits = Bitmap::new(pixels);
         let mut buf = Vec::new();
         part.iter()
-            .all(|item| scatter_canonical(item, &mut buf, &mut delta, pixels))
-            .then_some(delta)
+            .all(|item| mark_canonical(item, &mut buf, &mut bits, pixels, foreground))
+            .then_some(bits)
     };
     let threads = parallel::num_threads();
     if threads < 2
         || items.len() < 2 * threads
         || !parallel::worth_parallel(items.len(), input_cost(items))
     {
-        return scatter(items);
+        return mark(items);
     }
     let share = items.len().div_ceil(threads);
-    let parts: Vec<Option<Vec<i32>>> =
-        parallel::install(|| items.par_chunks(share).map(scatter).collect());
-    let mut total: Option<Vec<i32>> = None;
+    let parts: Vec<Option<Bitmap>> =
+        parallel::install(|| items.par_chunks(share).map(mark).collect());
+    let mut total: Option<Bitmap> = None;
     for part in parts {
         let part = part?;
         match total.as_mut() {
             None => total = Some(part),
-            Some(t) => t.iter_mut().zip(&part).for_each(|(t, d)| *t += d),
+            Some(t) => t.union_with(&part),
         }
     }
     total
 }
 
+/// Largest mask merged through a bitmap (one bit a pixel of scratch memory per thread).
+const BITMAP_MAX_PIXELS: usize = 1 << 28;
+
 /// Union (or intersection) of input RLEs, with `ops::merge`'s results. Many canonical RLEs of
-/// one size are merged straight from their strings through a per-pixel coverage count (linear
-/// in pixels plus runs, and it gives the canonical runs that the walk gives on canonical
-/// input); anything else is parsed and goes through `ops::merge`, pycocotools' exact run walk.
+/// one size are merged straight from their strings through a bitmap of the mask: the union
+/// sets every foreground run, the intersection is the complement of every background run
+/// set; both give the canonical runs that the walk gives on canonical input. Anything else is
+/// parsed and goes through `ops::merge`, pycocotools' exact run walk.
 pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
     let size = |item: &RleInput<'_>| match *item {
         RleInput::Compressed { h, w, .. } | RleInput::Uncompressed { h, w, .. } => (h, w),
@@ -243,12 +255,12 @@ pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
         let same_size = items.iter().all(|i| size(i) == (h, w));
         if items.len() > 1 && same_size && super::check_size(h, w).is_ok() {
             let pixels = (h * w) as usize;
-            // Bytes stand in for runs in the cost model of `ops::merge`.
+            // The walk costs about the runs of the result so far plus the next input's, per
+            // input (bytes stand in for runs); the bitmap a word per 64 pixels plus the runs.
             let sequential_cost = input_cost(items).saturating_mul(items.len()) / 2;
-            if sequential_cost > pixels && pixels <= ops::COVERAGE_MAX_PIXELS {
-                if let Some(delta) = coverage_of_inputs(items, pixels) {
-                    let need = if intersect { items.len() as i32 } else { 1 };
-                    let counts = ops::sweep_coverage(&delta, pixels, need);
+            if sequential_cost > pixels / 32 && pixels <= BITMAP_MAX_PIXELS {
+                if let Some(bits) = bitmap_of_inputs(items, pixels, !intersect) {
+                    let counts = bits.runs(intersect);
                     return Ok(Rle { h, w, counts });
                 }
             }

@@ -341,39 +341,6 @@ fn walked_to_the_end(walked: u64, counts: &[u32]) -> Result<()> {
     }
 }
 
-/// The canonical runs of the pixels covered by at least `need` masks, given the per-pixel
-/// coverage changes.
-pub(crate) fn sweep_coverage(delta: &[i32], pixels: usize, need: i32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let (mut cover, mut on, mut run_start) = (0i32, false, 0usize);
-    // Only positions where the coverage changes matter: skip blocks of zero deltas at once.
-    const BLOCK: usize = 16;
-    let mut pos = 0usize;
-    while pos < pixels {
-        let end = (pos + BLOCK).min(pixels);
-        let block = &delta[pos..end];
-        if block.iter().fold(0i32, |acc, &d| acc | d) == 0 {
-            pos = end;
-            continue;
-        }
-        for (k, &d) in block.iter().enumerate() {
-            // No test on `d`: the output changes rarely, so this branch predicts well.
-            cover += d;
-            if (cover >= need) != on {
-                out.push((pos + k - run_start) as u32);
-                run_start = pos + k;
-                on = !on;
-            }
-        }
-        pos = end;
-    }
-    out.push((pixels - run_start) as u32);
-    out
-}
-
-/// Largest mask merged through a coverage count (4 bytes a pixel of scratch memory).
-pub(crate) const COVERAGE_MAX_PIXELS: usize = 1 << 26;
-
 /// Union (`intersect == false`) or intersection of `rles` (`rleMerge`), by pycocotools' own
 /// sequential run walk.
 ///
@@ -639,11 +606,32 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
-        for trial in 0..50 {
-            let (h, w) = (7 + trial % 5, 9 + trial % 3);
+        for trial in 0..150 {
+            // Small masks of scattered pixels, then larger ones of long runs (pixel counts
+            // on and off 64-pixel words, runs across them).
+            let (h, w) = if trial < 50 {
+                (7 + trial % 5, 9 + trial % 3)
+            } else {
+                (1 + u64::from(next() % 70), 1 + u64::from(next() % 30))
+            };
             let n = 2 + trial as usize % 12;
             let masks: Vec<Vec<u8>> = (0..n)
-                .map(|_| (0..h * w).map(|_| u8::from(next() % 3 == 0)).collect())
+                .map(|_| {
+                    if trial < 50 {
+                        return (0..h * w).map(|_| u8::from(next() % 3 == 0)).collect();
+                    }
+                    let mut m = Vec::with_capacity((h * w) as usize);
+                    let mut value = 0u8;
+                    while m.len() < (h * w) as usize {
+                        let run = 1 + (next() % 90) as usize;
+                        m.extend(std::iter::repeat_n(
+                            value,
+                            run.min((h * w) as usize - m.len()),
+                        ));
+                        value ^= 1;
+                    }
+                    m
+                })
                 .collect();
             let rles: Vec<Rle> = masks.iter().map(|m| mask::encode(m, h, w)).collect();
             for intersect in [false, true] {
