@@ -26,10 +26,12 @@ const MAX_GROUPS: u32 = 7;
 /// Appends the counts string of `counts` to `out`.
 ///
 /// pycocotools' loop emits a group and tests whether another follows, a branch that mispredicts
-/// on every change between one- and two-group values. Here the group count comes from the
-/// value's width (the fewest 5-bit groups holding it in two's complement: exactly when
-/// pycocotools' test stops), and all groups are written as one 8-byte word of which the first
-/// `groups` bytes are kept.
+/// on every change between one- and two-group values. Here values of one or two groups (nearly
+/// all: differences of runs two apart) are written as two bytes of which one or both are
+/// kept, chosen without a branch. Longer ones take their group count from the value's width
+/// (the fewest 5-bit groups holding it in two's complement: exactly when pycocotools' test
+/// stops), and all groups are written as one 8-byte word of which the first `groups` bytes
+/// are kept.
 pub fn encode_counts_into(counts: &[u32], out: &mut Vec<u8>) {
     out.reserve(counts.len() * 2);
     // Values are written to a stack buffer, flushed when it may not hold another 8-byte word.
@@ -44,11 +46,20 @@ pub fn encode_counts_into(counts: &[u32], out: &mut Vec<u8>) {
             out.extend_from_slice(&buf[..pos]);
             pos = 0;
         }
-        if (-16..16).contains(&x) {
-            if let Some(b) = buf.get_mut(pos) {
-                *b = (x & 0x1f) as u8 + BASE;
+        if (-512..512).contains(&x) {
+            // One or two groups (nearly all values): which one is a select, not a branch, as
+            // the two alternate unpredictably.
+            let two = !(-16..16).contains(&x);
+            let low = (x & 0x1f) as u16;
+            let word = if two {
+                low | 0x20 | (((x >> 5) & 0x1f) as u16) << 8
+            } else {
+                low
+            };
+            if let Some(dst) = buf.get_mut(pos..pos + 2) {
+                dst.copy_from_slice(&(word + 0x3030).to_le_bytes());
             }
-            pos += 1;
+            pos += 1 + usize::from(two);
             continue;
         }
         // |x| < 2^32, so at most 33 significant bits plus a sign: 1..=7 groups.
