@@ -181,13 +181,18 @@ fn mark_canonical(
         }
         RleInput::Uncompressed { counts, .. } => counts,
     };
-    // Canonical: no empty run but the first (background) one.
-    let (mut pos, mut empty) = (0usize, false);
+    // Canonical: no empty run but the first (background) one, and the runs cover the mask.
+    // Checked first, in passes the compiler vectorises, so that marking checks nothing.
+    let sum: u64 = runs.iter().map(|&r| u64::from(r)).sum();
+    let shortest = runs.iter().skip(1).fold(u32::MAX, |m, &r| m.min(r));
+    if sum != pixels as u64 || shortest == 0 {
+        return false;
+    }
+    let mut pos = 0usize;
     let mut pairs = runs.chunks_exact(2);
     for pair in pairs.by_ref() {
-        let (background, run) = (pair[0] as usize, pair[1] as usize);
-        empty |= (background == 0 && pos > 0) || run == 0;
-        let (start, end) = (pos + background, pos + background + run);
+        let start = pos + pair[0] as usize;
+        let end = start + pair[1] as usize;
         if foreground {
             bits.set_range(start, end);
         } else {
@@ -195,15 +200,10 @@ fn mark_canonical(
         }
         pos = end;
     }
-    if let [background] = *pairs.remainder() {
-        let background = background as usize;
-        empty |= background == 0 && pos > 0;
-        if !foreground {
-            bits.set_range(pos, pos + background);
-        }
-        pos += background;
+    if let ([background], false) = (pairs.remainder(), foreground) {
+        bits.set_range(pos, pos + *background as usize);
     }
-    !empty && pos == pixels
+    true
 }
 
 /// The bitmap of the pixels in a foreground (`foreground`) or background run of any of the

@@ -21,28 +21,31 @@ impl Bitmap {
 
     /// Sets pixels `start..end` (both within the mask; an empty range sets nothing).
     ///
-    /// The end words are written whether or not they are one word (a select, not a branch:
-    /// runs within a word and across words alternate unpredictably); only the words between
-    /// them, for longer runs, go through a fill.
+    /// One bounds check for the words it spans; a run within one word is one masked OR.
     #[inline]
     pub fn set_range(&mut self, start: usize, end: usize) {
         if start >= end || end > self.pixels {
             return;
         }
         let (first, last) = (start / 64, (end - 1) / 64);
+        let Some(span) = self.words.get_mut(first..=last) else {
+            return;
+        };
         let low = !0u64 << (start % 64);
         let high = !0u64 >> (63 - (end - 1) % 64);
-        let one_word = first == last;
-        if let Some(w) = self.words.get_mut(first) {
-            *w |= low & if one_word { high } else { !0 };
-        }
-        if let Some(w) = self.words.get_mut(last) {
-            *w |= high & if one_word { low } else { !0 };
-        }
-        if last > first + 1 {
-            if let Some(ws) = self.words.get_mut(first + 1..last) {
-                ws.fill(!0);
+        match span {
+            [only] => *only |= low & high,
+            [head, middle @ .., tail] => {
+                *head |= low;
+                *tail |= high;
+                // An opaque all-ones word: a constant would make this loop a memset call,
+                // which costs more than the few words a run spans here.
+                let ones = std::hint::black_box(!0u64);
+                for w in middle {
+                    *w = ones;
+                }
             }
+            [] => {}
         }
     }
 
