@@ -150,13 +150,12 @@ fn decode_one(s: &[u8], mut p: usize, out: &mut [u32], n: usize) -> Option<usize
 ///
 /// Strings are read eight bytes at a time. With `simd`, runs of windows holding one- and
 /// two-group values only go through [`simd_windows`]; the scalar paths below take the rest
-/// (and all windows without `simd`). Eight one-group values are eight independent sign
-/// extensions. A word mixing one- and
-/// two-group values is decoded byte by byte without a branch per byte: each byte yields the
-/// value it would end (with the group before it where that one continues) and counts only if
-/// it ends one; a branch on the kind of value would mispredict on every change, the cost the
-/// first decoder of this codec paid. Longer values (the first run, long jumps) go one at a
-/// time through [`decode_one`].
+/// (and all windows without `simd`). There, eight one-group values are eight independent
+/// sign extensions, and a word mixing one- and two-group values is decoded byte by byte
+/// without a branch per byte: each byte yields the value it would end (with the group before
+/// it where that one continues) and counts only if it ends one; a branch on the kind of value
+/// would mispredict on every change, the cost the first decoder of this codec paid. Longer
+/// values (the first run, long jumps) go one at a time through [`decode_one`].
 fn decode_fast(s: &[u8], out: &mut Vec<u32>, simd: bool) -> Option<usize> {
     let len = s.len();
     // A run per byte at most, and room for a whole word written past the last run.
