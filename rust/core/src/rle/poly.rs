@@ -111,6 +111,22 @@ impl ColumnCrossings {
     }
 }
 
+/// Buffers of [`from_polygon`] kept from one polygon to the next on each thread (the upsampled
+/// vertices, the kept points, the counting sort's buckets): allocating them anew for every
+/// polygon was a tenth of its time. Buffers grown past [`SCRATCH_KEEP`] entries are dropped.
+#[derive(Default)]
+struct Scratch {
+    up: Vec<(i32, i32)>,
+    points: Vec<(u32, u32)>,
+    starts: Vec<usize>,
+}
+
+const SCRATCH_KEEP: usize = 1 << 16;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// Rasterises the polygon `xy = [x0, y0, x1, y1, ...]` (an odd trailing value is ignored, as in
 /// pycocotools) into an `h` x `w` mask.
 pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
@@ -118,29 +134,43 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     if let Some((position, &value)) = xy.iter().enumerate().find(|(_, v)| !coordinate_ok(**v)) {
         return Err(Error::BadCoordinate { position, value });
     }
-    let k = xy.len() / 2;
-    let up: Vec<(i32, i32)> = (0..k)
-        .map(|j| {
-            (
-                c_int(SCALE * xy[2 * j] + 0.5),
-                c_int(SCALE * xy[2 * j + 1] + 0.5),
-            )
+    // The thread's buffers, or fresh ones where they are unavailable (a thread being torn
+    // down).
+    SCRATCH
+        .try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => rasterise(xy, h, w, &mut scratch),
+            Err(_) => rasterise(xy, h, w, &mut Scratch::default()),
         })
-        .collect();
+        .unwrap_or_else(|_| rasterise(xy, h, w, &mut Scratch::default()))
+}
 
+/// [`from_polygon`] of checked input, with `scratch`'s buffers.
+fn rasterise(xy: &[f64], h: u64, w: u64, scratch: &mut Scratch) -> Result<Rle> {
+    let k = xy.len() / 2;
+    let up = &mut scratch.up;
+    up.clear();
+    up.extend((0..k).map(|j| {
+        (
+            c_int(SCALE * xy[2 * j] + 0.5),
+            c_int(SCALE * xy[2 * j + 1] + 0.5),
+        )
+    }));
+    let mut points = std::mem::take(&mut scratch.points);
+    points.clear();
+    // About one kept point per 5 upsampled columns walked: size it once, not by doubling.
+    points.reserve(
+        up.iter()
+            .zip(up.iter().cycle().skip(1))
+            .map(|(a, b)| (a.0 - b.0).unsigned_abs() as usize)
+            .sum::<usize>()
+            / 5
+            + 2,
+    );
     let mut crossings = ColumnCrossings {
         h,
         w_minus_1: w.wrapping_sub(1),
         prev: None,
-        // About one kept point per 5 upsampled columns walked: size it once, not by doubling.
-        points: Vec::with_capacity(
-            up.iter()
-                .zip(up.iter().cycle().skip(1))
-                .map(|(a, b)| (a.0 - b.0).unsigned_abs() as usize)
-                .sum::<usize>()
-                / 5
-                + 2,
-        ),
+        points,
     };
     for j in 0..k {
         let (xs0, ys0) = up[j];
@@ -149,7 +179,16 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
     }
 
     // Step 4.
-    let mut a = sorted_positions(&crossings.points, h, w);
+    let mut a = sorted_positions(&crossings.points, h, w, &mut scratch.starts);
+    scratch.points = crossings.points;
+    let kept = [
+        scratch.up.capacity(),
+        scratch.points.capacity(),
+        scratch.starts.capacity(),
+    ];
+    if kept.iter().any(|&capacity| capacity > SCRATCH_KEEP) {
+        *scratch = Scratch::default();
+    }
     let mut prev = 0u32;
     for v in a.iter_mut() {
         let t = *v;
@@ -187,7 +226,7 @@ pub fn from_polygon(xy: &[f64], h: u64, w: u64) -> Result<Rle> {
 /// `w*h < 2^32` (check_size): columns order positions, ties (`row == h` against the next
 /// column's row 0) are equal values, and `h*w` comes last. With `w == 0` pycocotools keeps
 /// every column and `h*w` is 0, so that case takes the comparison sort.
-fn sorted_positions(points: &[(u32, u32)], h: u64, w: u64) -> Vec<u32> {
+fn sorted_positions(points: &[(u32, u32)], h: u64, w: u64, starts: &mut Vec<usize>) -> Vec<u32> {
     let (lo, hi) = points
         .iter()
         .fold((u32::MAX, 0), |(lo, hi), &(c, _)| (lo.min(c), hi.max(c)));
@@ -199,7 +238,8 @@ fn sorted_positions(points: &[(u32, u32)], h: u64, w: u64) -> Vec<u32> {
         out.sort_unstable();
         return out;
     }
-    let mut starts = vec![0usize; span + 1];
+    starts.clear();
+    starts.resize(span + 1, 0);
     for &(c, _) in points {
         starts[(c - lo) as usize + 1] += 1;
     }
@@ -407,7 +447,7 @@ mod tests {
                     } else {
                         walk_steep(xs, ys, dy, s, flip, &mut c);
                     }
-                    sorted_positions(&c.points, h, w)
+                    sorted_positions(&c.points, h, w, &mut Vec::new())
                 };
                 assert_eq!(
                     crossings(true),
