@@ -256,7 +256,8 @@ pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
         if items.len() > 1 && same_size && super::check_size(h, w).is_ok() {
             let pixels = (h * w) as usize;
             // The walk costs about the runs of the result so far plus the next input's, per
-            // input (bytes stand in for runs); the bitmap a word per 64 pixels plus the runs.
+            // input (bytes stand in for runs); the bitmap a word per 64 pixels, zeroed and
+            // scanned (about two steps each: pixels / 32), plus the runs.
             let sequential_cost = input_cost(items).saturating_mul(items.len()) / 2;
             if sequential_cost > pixels / 32 && pixels <= BITMAP_MAX_PIXELS {
                 if let Some(bits) = bitmap_of_inputs(items, pixels, !intersect) {

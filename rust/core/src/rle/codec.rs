@@ -258,7 +258,7 @@ const CARRY_LIMIT: u64 = 1 << 30;
 
 /// Decodes eight-byte windows from byte `p` (a value's start) with [`window_simd`] while
 /// they hold no value of three groups or more and the runs stay below [`CARRY_LIMIT`]:
-/// returns the byte where it stopped (a value's start), the runs written (from `n` on) and
+/// returns the byte where it stopped (a value's start), the number of runs in `out` then, and
 /// a nonzero word if a run was negative. A loop of its own, so that its state stays in
 /// registers.
 fn simd_windows(
@@ -341,8 +341,9 @@ const UP_4_LANES: [u8; 16] = [
 /// signed or not as its place in a value wants (a value's last group is sign-extended, a
 /// first group of two is not), a table shuffle by `mask` gathers each value's groups into a
 /// 16-bit lane, and the runs follow from the two carries by a prefix sum over lanes of the
-/// same parity. Windows are independent of one another but for the carries, so nothing but
-/// two additions chains one to the next. Returns the number of values (4 to 8); updates the
+/// same parity. Windows are independent of one another but for the carries and the pending
+/// bit (both found without touching the next window's bytes), so nothing slow chains one to
+/// the next. Returns the number of values (4 to 8); updates the
 /// carries; the runs are ORed into `all_runs` (for the sign check).
 #[inline(always)]
 fn window_simd(

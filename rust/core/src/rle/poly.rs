@@ -157,13 +157,15 @@ fn rasterise(xy: &[f64], h: u64, w: u64, scratch: &mut Scratch) -> Result<Rle> {
     }));
     let mut points = std::mem::take(&mut scratch.points);
     points.clear();
-    // About one kept point per 5 upsampled columns walked: size it once, not by doubling.
+    // About one kept point per 5 upsampled columns an edge walks, and at most one per column
+    // of the mask (an edge far outside it keeps nothing, and must not reserve gigabytes):
+    // size it once, not by doubling.
+    let columns = usize::try_from(w).unwrap_or(usize::MAX);
     points.reserve(
         up.iter()
             .zip(up.iter().cycle().skip(1))
-            .map(|(a, b)| (a.0 - b.0).unsigned_abs() as usize)
+            .map(|(a, b)| ((a.0 - b.0).unsigned_abs() as usize / 5 + 1).min(columns))
             .sum::<usize>()
-            / 5
             + 2,
     );
     let mut crossings = ColumnCrossings {
