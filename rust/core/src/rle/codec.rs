@@ -343,8 +343,8 @@ const UP_4_LANES: [u8; 16] = [
 /// 16-bit lane, and the runs follow from the two carries by a prefix sum over lanes of the
 /// same parity. Windows are independent of one another but for the carries and the pending
 /// bit (both found without touching the next window's bytes), so nothing slow chains one to
-/// the next. Returns the number of values (4 to 8); updates the
-/// carries; the runs are ORed into `all_runs` (for the sign check).
+/// the next. Returns the number of values (4 to 8); updates the carries; the runs are ORed
+/// into `all_runs` (for the sign check).
 #[inline(always)]
 fn window_simd(
     groups: u8x16,
@@ -387,9 +387,11 @@ fn window_simd(
     values
 }
 
-/// The same decoding with a check at every step, for strings the fast loop found a problem in:
-/// returns the error at the first offending byte or value.
-fn decode_counts_checked(s: &[u8]) -> Result<Vec<u32>> {
+/// The same decoding with a check at every step, value by value as pycocotools reads it: the
+/// path for strings the fast loop found a problem in (it returns the error at the first
+/// offending byte or value), and the plain reference the fast loop is tested and fuzzed
+/// against.
+pub fn decode_counts_checked(s: &[u8]) -> Result<Vec<u32>> {
     let mut counts: Vec<u32> = Vec::with_capacity(s.len());
     let mut p = 0usize;
     while p < s.len() {

@@ -37,8 +37,7 @@ pub fn to_bbox(rle: &Rle) -> Result<[f64; 4]> {
 /// ends one column further on, so a subtraction replaces the division, which only runs that
 /// pass several boundaries need; the two halves of the runs are walked side by side
 /// ([`ColumnWalk`]), the second from its start's column and row. Otherwise (impossible for
-/// runs that cover the mask)
-/// [`BboxAcc`] follows C's wrapping arithmetic run by run.
+/// runs that cover the mask) [`BboxAcc`] follows C's wrapping arithmetic run by run.
 pub fn bbox_of_counts(h: u64, w: u64, counts: &[u32]) -> Result<[f64; 4]> {
     let read = &counts[..counts.len() / 2 * 2];
     // The walk's position is a serial chain through every run (about 7 cycles a pair): the
