@@ -13,7 +13,6 @@
 //! their exact values, and `ious` computes those on request).
 
 use rayon::prelude::*;
-use wide::f64x4;
 
 use super::cells::Cell;
 use super::matching;
@@ -99,6 +98,22 @@ impl<'a> Truth<'a> {
         }
     }
 
+    /// The box the distances of [`Self::squared_distance`] are measured from: that of the
+    /// visible keypoints, or the grown box when none is visible; None where the bound of
+    /// [`Far::boxes_far`] does not hold (a coordinate or `area + eps` not finite, or that
+    /// not positive).
+    fn extent(&self) -> Option<Extent> {
+        if !(self.denom > 0.0 && self.denom.is_finite()) {
+            return None;
+        }
+        if self.has_visible {
+            let visible = self.g.chunks_exact(3).filter(|t| visible(t[2]));
+            Extent::of(visible.map(|t| (t[0], t[1])))
+        } else {
+            Extent::of([(self.x0, self.y0), (self.x1, self.y1)].into_iter())
+        }
+    }
+
     /// `dx**2 + dy**2` of keypoint `j` of detection `d`, or None where numpy leaves it out
     /// (not visible while the ground truth has visible keypoints).
     fn squared_distance(&self, j: usize, d: &[f64]) -> Option<f64> {
@@ -143,49 +158,22 @@ const FAR: usize = usize::MAX;
 
 /// Which pairs cannot reach the smallest threshold, so that matching needs no exact OKS of
 /// them (the greedy loop skips a pair below every threshold as it would skip one at -inf).
-/// OKS is a mean of `exp(-e)` terms: if even the largest term is below the smallest
-/// threshold with a wide margin, so is the mean. The bound reads `e` through reciprocals (a
-/// few ulps off, far inside the margins); anything unusual (NaN, non-positive variances or
-/// area, no keypoints, a threshold NaN or not in (0, 1)) keeps the exact OKS. Their exact
-/// values are computed again if someone reads `ious` ([`cell_oks`]).
+/// OKS is a mean of `exp(-e)` terms: if every `e` of a pair exceeds `limit`, every term, and
+/// so the mean, stays below the smallest threshold. Two tests decide it:
+/// - boxes ([`Far::boxes_far`]): a few operations per pair settle most far pairs (three in
+///   four on COCO-like data, people of one image far apart), without reading the keypoints;
+/// - the exact exponents, for the rest (computed anyway for a pair the boxes keep): far if
+///   all exceed the limit.
 ///
-/// The test runs four keypoints at a time on coordinate planes ([`Planes`]): most pairs of
-/// a crowded image are far, and this test, not the exact OKS, is where their time goes.
+/// Anything unusual (NaN, non-positive variances, a threshold NaN or not in (0, 1)) keeps
+/// the exact OKS of every pair. Their exact values are computed again if someone reads
+/// `ious` ([`cell_oks`]).
 struct Far {
-    /// `1 / vars`, four keypoints a vector (1 in the lanes past the last keypoint).
-    inv_vars: Vec<f64x4>,
-    /// All-ones in the lanes of real keypoints.
-    real: Vec<f64x4>,
-    /// A pair is far where every `e` exceeds this: `-ln(s * (1 - 1e-6))` for the smallest
-    /// threshold `s` (each term then stays 1e-6 below `s`, more than any rounding of the sum).
+    /// `-ln(s * (1 - 1e-6))` for the smallest threshold `s`: a term `exp(-e)` with `e`
+    /// above it stays 1e-6 below `s`, more than any rounding of `exp` or of the mean.
     limit: f64,
-}
-
-/// Keypoints per vector of the far test.
-const LANES: usize = 4;
-
-/// Keypoint values `0..k` of a strided source as vectors, `fill` in the lanes past `k`.
-fn lanes(k: usize, fill: f64, value: impl Fn(usize) -> f64) -> impl Iterator<Item = f64x4> {
-    (0..k.div_ceil(LANES)).map(move |b| {
-        let lane = |l: usize| {
-            let j = b * LANES + l;
-            if j < k {
-                value(j)
-            } else {
-                fill
-            }
-        };
-        f64x4::new([lane(0), lane(1), lane(2), lane(3)])
-    })
-}
-
-/// All-ones lanes where `yes`, zeros elsewhere (a comparison mask for `bitselect`).
-fn mask(yes: bool) -> f64 {
-    if yes {
-        f64::from_bits(u64::MAX)
-    } else {
-        0.0
-    }
+    /// The largest of `vars`.
+    max_var: f64,
 }
 
 impl Far {
@@ -199,92 +187,72 @@ impl Far {
         }
         let usable =
             !vars.is_empty() && smallest < 1.0 && vars.iter().all(|&v| v > 0.0 && v.is_finite());
-        let k = vars.len();
         usable.then(|| Far {
-            inv_vars: lanes(k, 1.0, |j| 1.0 / vars[j]).collect(),
-            real: lanes(k, mask(false), |_| mask(true)).collect(),
             limit: -(smallest * (1.0 - 1e-6)).ln(),
+            max_var: vars.iter().copied().fold(0.0, f64::max),
         })
     }
 
-    /// Whether the pair (ground truth `truth` with planes `g`, detection planes `d`) is far:
-    /// the squared distances of [`Truth::squared_distance`] lane by lane (a keypoint numpy
-    /// leaves out reads +inf, far), every `e` checked against the limit.
-    fn is_far(&self, truth: &Truth<'_>, g: &[f64x4], d: &[f64x4]) -> bool {
-        let denom = truth.denom;
-        if !(denom > 0.0 && denom.is_finite()) {
-            return false;
-        }
-        let (zero, inf) = (f64x4::splat(0.0), f64x4::splat(f64::INFINITY));
-        let scale = f64x4::splat(0.5 / denom);
-        let (limit, shrink) = (f64x4::splat(self.limit), f64x4::splat(1.0 - 1e-12));
-        // `np.max((z, v), axis=0)`: 0 unless v > 0 or NaN.
-        let max0 = |v: f64x4| v.simd_le(zero).bitselect(zero, v);
-        let blocks = self.inv_vars.len();
-        let (gx, rest) = g.split_at(blocks);
-        let (gy, gvis) = rest.split_at(blocks);
-        let (dx, dy) = d.split_at(blocks);
-        for b in 0..blocks {
-            let q = if truth.has_visible {
-                let (ex, ey) = (dx[b] - gx[b], dy[b] - gy[b]);
-                gvis[b].bitselect(ex * ex + ey * ey, inf)
-            } else {
-                let (x0, x1) = (f64x4::splat(truth.x0), f64x4::splat(truth.x1));
-                let (y0, y1) = (f64x4::splat(truth.y0), f64x4::splat(truth.y1));
-                let ex = max0(x0 - dx[b]) + max0(dx[b] - x1);
-                let ey = max0(y0 - dy[b]) + max0(dy[b] - y1);
-                self.real[b].bitselect(ex * ex + ey * ey, inf)
-            };
-            let e = q * self.inv_vars[b] * scale;
-            // Not far where any term may be large enough (or is NaN).
-            if !(e * shrink).simd_gt(limit).all() {
-                return false;
-            }
-        }
-        true
+    /// Whether the boxes of a pair prove it far. Every keypoint `j` numpy uses has
+    /// `|dx| >= gap_x` and `|dy| >= gap_y`, the gaps between the detection's box and the
+    /// ground truth's ([`Truth::extent`]) along each axis, so its `e` is at least
+    /// `(gap_x**2 + gap_y**2) / max_var / (area + eps) / 2`. Computed with the same
+    /// operations in the same order as `e`, the bound keeps that order after rounding
+    /// (each rounded operation is monotone in its operands, and the divisors are positive),
+    /// so `bound > limit` implies every `e > limit` exactly as computed.
+    fn boxes_far(&self, truth: &Truth<'_>, g: &Extent, d: &Extent) -> bool {
+        // For the grown box (no visible keypoint) `dx` is `max0(x0 - xd) + max0(xd - x1)`,
+        // at least the same gaps.
+        let gap = |g0: f64, g1: f64, d0: f64, d1: f64| max0(g0 - d1).max(max0(d0 - g1));
+        let (gx, gy) = (gap(g.x0, g.x1, d.x0, d.x1), gap(g.y0, g.y1, d.y0, d.y1));
+        let bound = (gx * gx + gy * gy) / self.max_var / truth.denom / 2.0;
+        bound > self.limit
+    }
+
+    /// Whether exponents `-e` (as [`push_exponents`] writes them) make a far pair.
+    fn exponents_far(&self, negated: &[f64]) -> bool {
+        !negated.is_empty() && negated.iter().all(|&v| v < -self.limit)
     }
 }
 
-/// One cell's keypoints by coordinate, for [`Far::is_far`]: per ground truth its x, y and
-/// visibility-mask vectors, per detection its x and y vectors, each `blocks` long. Reused
-/// from cell to cell by a worker.
-#[derive(Default)]
-struct Planes {
-    gt: Vec<f64x4>,
-    dt: Vec<f64x4>,
+/// The box of some keypoints (`x0..=x1` by `y0..=y1`).
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
 }
 
-impl Planes {
-    fn fill(&mut self, gts: &[&[f64]], dts: &[&[f64]]) {
-        self.gt.clear();
-        for g in gts {
-            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| t[0]));
-            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| t[1]));
-            push_lanes(&mut self.gt, g.chunks_exact(3).map(|t| mask(visible(t[2]))));
+impl Extent {
+    /// The box of `points`; None where there are none or a coordinate is not finite (the
+    /// bound's arithmetic assumes finite values: NaN must reach the exact OKS).
+    fn of(points: impl Iterator<Item = (f64, f64)>) -> Option<Extent> {
+        let inf = f64::INFINITY;
+        let mut e = Extent {
+            x0: inf,
+            x1: -inf,
+            y0: inf,
+            y1: -inf,
+        };
+        // Branch-free (keypoints come in no order): a NaN or infinity anywhere makes `probe`
+        // NaN (`x * 0`), and comparisons that keep the old bound on NaN stay well defined.
+        let mut probe = 0.0;
+        for (x, y) in points {
+            probe += x * 0.0 + y * 0.0;
+            e.x0 = if x < e.x0 { x } else { e.x0 };
+            e.x1 = if x > e.x1 { x } else { e.x1 };
+            e.y0 = if y < e.y0 { y } else { e.y0 };
+            e.y1 = if y > e.y1 { y } else { e.y1 };
         }
-        self.dt.clear();
-        for d in dts {
-            push_lanes(&mut self.dt, d.chunks_exact(3).map(|t| t[0]));
-            push_lanes(&mut self.dt, d.chunks_exact(3).map(|t| t[1]));
-        }
+        // No points leaves x0 infinite.
+        (probe == 0.0 && e.x0.is_finite()).then_some(e)
     }
-}
 
-/// Appends `values` four to a vector, the last one padded with zeros.
-fn push_lanes(out: &mut Vec<f64x4>, values: impl Iterator<Item = f64>) {
-    let mut lane = [0.0; LANES];
-    let mut n = 0;
-    for v in values {
-        lane[n] = v;
-        n += 1;
-        if n == LANES {
-            out.push(f64x4::new(lane));
-            n = 0;
-        }
-    }
-    if n > 0 {
-        lane[n..].fill(0.0);
-        out.push(f64x4::new(lane));
+    /// The box of a detection's keypoints (all `k` of them: a superset of those any ground
+    /// truth reads).
+    fn of_detection(d: &[f64]) -> Option<Extent> {
+        Extent::of(d.chunks_exact(3).map(|t| (t[0], t[1])))
     }
 }
 
@@ -321,14 +289,15 @@ impl<'a> Sides<'a> {
     }
 
     /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
-    /// leaving out the pairs `far` finds far (its test on `planes`, a reused scratch).
+    /// leaving out the pairs `far` finds far (`d_extents`: each detection row's box, for
+    /// its test; empty without one).
     fn exponents(
         &self,
         cell: &Cell,
         gt: &Anns,
         dt: &Anns,
         far: Option<&Far>,
-        planes: &mut Planes,
+        d_extents: &[Option<Extent>],
     ) -> Result<Exponents> {
         let k = self.vars.len();
         let (mut buf, mut lens) = (Vec::new(), Vec::new());
@@ -357,26 +326,30 @@ impl<'a> Sides<'a> {
             let d = cell.dt[i] as usize;
             return Err(wrong("detection", d, dt.id[d], dts[i].len()));
         }
-        if far.is_some() {
-            planes.fill(&gts, &dts);
-        }
-        let blocks = k.div_ceil(LANES);
-        buf.reserve(cell.gt.len() * cell.dt.len() * k);
-        for (gi, (&g, gv)) in cell.gt.iter().zip(&gts).enumerate() {
+        // Room for each detection near one ground truth (most pairs of a crowded image are
+        // far): growing from empty costs a few reallocations a cell.
+        buf.reserve(k * cell.gt.len().max(cell.dt.len()));
+        lens.reserve(cell.gt.len() * cell.dt.len());
+        for (&g, gv) in cell.gt.iter().zip(&gts) {
             let g = g as usize;
             let truth = Truth::new(gv, &self.gboxes[g], gt.area[g]);
-            let gp = planes.gt.get(3 * blocks * gi..3 * blocks * (gi + 1));
+            let g_extent = far.and_then(|_| truth.extent());
             for (di, dv) in dts.iter().enumerate() {
-                let dp = planes.dt.get(2 * blocks * di..2 * blocks * (di + 1));
-                if let (Some(f), Some(gp), Some(dp)) = (far, gp, dp) {
-                    if f.is_far(&truth, gp, dp) {
+                let d_extent = d_extents.get(cell.dt[di] as usize);
+                if let (Some(f), Some(ge), Some(Some(de))) = (far, &g_extent, d_extent) {
+                    if f.boxes_far(&truth, ge, de) {
                         lens.push(FAR);
                         continue;
                     }
                 }
                 let before = buf.len();
                 push_exponents(&mut buf, &self.vars, &truth, dv);
-                lens.push(buf.len() - before);
+                if far.is_some_and(|f| f.exponents_far(&buf[before..])) {
+                    buf.truncate(before);
+                    lens.push(FAR);
+                } else {
+                    lens.push(buf.len() - before);
+                }
             }
         }
         Ok((buf, lens))
@@ -450,15 +423,23 @@ pub(super) fn compute(
     };
     let far = Far::new(params, &sides.vars);
     let k = sides.vars.len();
-    // Each cell's exponents (cells in parallel), with the number each pair contributed.
-    let one =
-        |planes: &mut Planes, cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref(), planes);
     let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
-    let parts: Vec<Result<Exponents>> = if parallel::worth_parallel(cells.len(), work) {
-        parallel::install(|| cells.par_iter().map_init(Planes::default, one).collect())
+    let parallel = parallel::worth_parallel(cells.len(), work);
+    // Each detection's box once (a detection is in one cell).
+    let extent = |d: usize| Extent::of_detection(sides.dk.of(d));
+    let d_extents: Vec<Option<Extent>> = match (&far, parallel) {
+        (None, _) => Vec::new(),
+        (Some(_), true) => {
+            parallel::install(|| (0..dt.len()).into_par_iter().map(extent).collect())
+        }
+        (Some(_), false) => (0..dt.len()).map(extent).collect(),
+    };
+    // Each cell's exponents (cells in parallel), with the number each pair contributed.
+    let one = |cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref(), &d_extents);
+    let parts: Vec<Result<Exponents>> = if parallel {
+        parallel::install(|| cells.par_iter().map(one).collect())
     } else {
-        let mut planes = Planes::default();
-        cells.iter().map(|c| one(&mut planes, c)).collect()
+        cells.iter().map(one).collect()
     };
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     exp_all(&mut parts, exp)?;
@@ -489,7 +470,7 @@ pub(super) fn cell_oks(
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(Vec::new());
     };
-    let mut parts = [sides.exponents(cell, gt, dt, None, &mut Planes::default())?];
+    let mut parts = [sides.exponents(cell, gt, dt, None, &[])?];
     exp_all(&mut parts, exp)?;
     let [(values, lens)] = &parts;
     Ok(means(values, lens).into_vec())
@@ -642,32 +623,15 @@ mod tests {
         assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
     }
 
-    /// The far test as it read one keypoint at a time (before the lanes).
-    fn far_one_at_a_time(far: &Far, vars: &[f64], truth: &Truth<'_>, d: &[f64]) -> bool {
-        let denom = truth.denom;
-        if !(denom > 0.0 && denom.is_finite()) {
-            return false;
-        }
-        let scale = 0.5 / denom;
-        for (j, &var) in vars.iter().enumerate() {
-            let Some(q) = truth.squared_distance(j, d) else {
-                continue;
-            };
-            let e = q * (1.0 / var) * scale;
-            let far_term = e * (1.0 - 1e-12) > far.limit;
-            if !far_term {
-                return false;
-            }
-        }
-        true
-    }
-
     #[test]
-    fn far_lanes_equal_the_one_at_a_time_test_and_never_drop_a_match() {
+    fn far_pairs_never_drop_a_match() {
+        // Random pairs (NaN, infinite and -0.0 coordinates, areas 0 and negative among
+        // them): a pair the boxes call far has every exact exponent past the limit, and a
+        // pair far by its exponents has an OKS below the smallest threshold.
         let rng = std::cell::RefCell::new(crate::test_rng::Rng::new(0x0f4a_11e5));
         let next = |m: u64| rng.borrow_mut().below(m);
         let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
-        let (mut far_count, mut near_count) = (0, 0);
+        let (mut by_boxes, mut by_exponents, mut near) = (0, 0, 0);
         for k in [1usize, 4, 5, 17] {
             let vars: Vec<f64> = (0..k)
                 .map(|j| (0.05 + 0.01 * j as f64).powi(2) * 4.0)
@@ -684,14 +648,14 @@ mod tests {
             };
             let far = Far::new(&params, &vars).unwrap();
             let coord = |spread: u64| -> f64 {
-                match next(40) {
+                match next(60) {
                     0 => f64::NAN,
                     1 => f64::INFINITY,
                     2 => -0.0,
                     _ => next(spread) as f64 / 4.0 - 20.0,
                 }
             };
-            for _ in 0..3000 {
+            for _ in 0..4000 {
                 let spread = [40, 400, 4000][next(3) as usize];
                 let g: Vec<f64> = (0..3 * k)
                     .map(|i| {
@@ -708,36 +672,45 @@ mod tests {
                 let bb = [
                     coord(spread),
                     coord(spread),
-                    next(50) as f64,
-                    next(50) as f64,
+                    next(50) as f64 - 5.0,
+                    next(50) as f64 - 5.0,
                 ];
                 let area = [0.0, -1.0, 1.0, 500.0, 20000.0][next(5) as usize];
                 let truth = Truth::new(&g, &bb, area);
-                let mut planes = Planes::default();
-                planes.fill(&[&g], &[&d]);
-                let lanes = far.is_far(&truth, &planes.gt, &planes.dt);
-                assert_eq!(
-                    lanes,
-                    far_one_at_a_time(&far, &vars, &truth, &d),
-                    "{g:?} {d:?} {bb:?} {area}"
-                );
-                if lanes {
-                    far_count += 1;
-                    // Its exact OKS stays below every threshold.
-                    let mut e = Vec::new();
-                    push_exponents(&mut e, &vars, &truth, &d);
+                let mut e = Vec::new();
+                push_exponents(&mut e, &vars, &truth, &d);
+                let exact_far = far.exponents_far(&e);
+                let boxes = truth.extent().zip(Extent::of_detection(&d));
+                if boxes.is_some_and(|(ge, de)| far.boxes_far(&truth, &ge, &de)) {
+                    assert!(exact_far, "{g:?} {d:?} {bb:?} {area} {e:?}");
+                    by_boxes += 1;
+                } else if exact_far {
+                    by_exponents += 1;
+                } else {
+                    near += 1;
+                }
+                if exact_far {
                     let oks = pairwise_sum(&e.iter().map(|v| v.exp()).collect::<Vec<_>>())
                         / e.len() as f64;
                     assert!(oks < 0.5, "{oks}");
-                } else {
-                    near_count += 1;
                 }
             }
         }
         assert!(
-            far_count > 1000 && near_count > 1000,
-            "{far_count} {near_count}"
+            by_boxes > 1000 && by_exponents > 200 && near > 1000,
+            "{by_boxes} {by_exponents} {near}"
         );
+    }
+
+    #[test]
+    fn extents_hold_their_points_and_refuse_non_finite_ones() {
+        let e = Extent::of([(3.0, -1.0), (-2.0, 4.0), (0.5, 0.0)].into_iter()).unwrap();
+        assert_eq!((e.x0, e.x1, e.y0, e.y1), (-2.0, 3.0, -1.0, 4.0));
+        assert!(Extent::of(std::iter::empty()).is_none());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(Extent::of([(1.0, 1.0), (bad, 0.0)].into_iter()).is_none());
+            assert!(Extent::of([(0.0, bad), (1.0, 1.0)].into_iter()).is_none());
+        }
     }
 
     #[test]
