@@ -670,7 +670,7 @@ impl<'a> Lexer<'a> {
     /// decimal as `m / 10^k`, which is correctly rounded where `m < 2^53` and `k <= 22` (both
     /// exact, one rounding). None, with `pos` unchanged, for anything else (the general path
     /// then reads or rejects it); numbers with a leading zero are never taken here.
-    #[inline]
+    #[inline(always)]
     fn plain_f64(&mut self) -> Option<f64> {
         let buf = self.buf;
         let mut p = self.pos;
@@ -730,6 +730,13 @@ impl<'a> Lexer<'a> {
     /// (what was appended is then left for the caller to drop).
     fn numbers_rest_into(&mut self, xs: &mut Vec<f64>) -> Step<bool> {
         loop {
+            // `0,` first: keypoints not labelled are `0,0,0`, a third to a half of the
+            // numbers of a keypoint list (a polygon's rarely start so: one compare).
+            if self.buf.get(self.pos..self.pos + 2) == Some(b"0,") {
+                xs.push(0.0);
+                self.pos += 2;
+                continue;
+            }
             // The common case first: a plain number right here, then ',' or ']' right after
             // it (no whitespace to skip).
             let x = match self.plain_f64() {
@@ -1559,6 +1566,10 @@ mod tests {
                 true,
             ),
             (r#"{"bbox": [1, 2, 3, 4]}"#, false),
+            // Keypoint lists as COCO writes them: `0,` runs.
+            (r#"{"segmentation": [[0,0,0,400,27,2,0,0,0,0,0,0]]}"#, true),
+            (r#"{"segmentation": [[0,-0,0.5,0,0e1,0,0]]}"#, true),
+            (r#"{"segmentation": [[0,0,0],[0]]}"#, true),
         ];
         for (case, polygons) in cases {
             let fast = parse_numeric_members(case.as_bytes(), &["segmentation"])
@@ -1605,11 +1616,16 @@ mod tests {
             }
         }
         // Malformed numbers fail as the value parse fails, at the same place.
-        let bad = br#"{"segmentation": [[1, 2.]]}"#;
-        assert_eq!(
-            parse_numeric_members(bad, &["segmentation"]).err(),
-            parse_members(bad, &["segmentation"]).err()
-        );
+        for bad in [
+            &br#"{"segmentation": [[1, 2.]]}"#[..],
+            br#"{"segmentation": [[0,00,1]]}"#,
+            br#"{"segmentation": [[0,0,]]}"#,
+        ] {
+            assert_eq!(
+                parse_numeric_members(bad, &["segmentation"]).err(),
+                parse_members(bad, &["segmentation"]).err()
+            );
+        }
     }
 
     #[test]
