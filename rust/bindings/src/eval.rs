@@ -367,7 +367,8 @@ pub struct PyEvaluation {
 
 /// `COCOeval.evaluate()` on the columns of both sides: IoU or OKS per (category, image) and
 /// the matching at every area range, without the GIL (numpy's `exp` is called back with it
-/// for OKS, to be exact on every CPU).
+/// for OKS, to be exact on every CPU: from the pool's threads at once, numpy releasing the
+/// GIL inside the ufunc).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
@@ -397,7 +398,7 @@ pub fn evaluate(
     let np_exp = np_exp.clone().unbind();
     let (g, d) = (&gt.get().inner, &dt.get().inner);
     let inner = py
-        .detach(|| Evaluation::new(params, g, d, &mut numpy_exp(&np_exp)))
+        .detach(|| Evaluation::new(params, g, d, &numpy_exp(&np_exp)))
         .map_err(|e| to_py(py, e))?;
     Ok(PyEvaluation {
         inner,
@@ -410,7 +411,7 @@ pub fn evaluate(
 /// `np.exp` in place over a buffer, a cache-sized piece at a time through one reused array
 /// (one numpy array the size of the whole buffer costs two cold copies and its pages; the
 /// pieces stay in cache). Element-wise, so the pieces give the same values.
-fn numpy_exp(np_exp: &Py<PyAny>) -> impl FnMut(&mut [f64]) -> cocors_core::Result<()> + '_ {
+fn numpy_exp(np_exp: &Py<PyAny>) -> impl Fn(&mut [f64]) -> cocors_core::Result<()> + Sync + '_ {
     move |buf: &mut [f64]| -> cocors_core::Result<()> {
         const PIECE: usize = 1 << 15;
         if buf.is_empty() {
@@ -504,7 +505,7 @@ impl PyEvaluation {
         let (gt, dt) = (&self.gt.get().inner, &self.dt.get().inner);
         let got = self
             .inner
-            .ious(c, gt, dt, &mut numpy_exp(&self.np_exp))
+            .ious(c, gt, dt, &numpy_exp(&self.np_exp))
             .map_err(|e| to_py(py, e))?;
         Ok(got.map(|(d, g, v)| (d, g, PyArray1::from_slice(py, &v))))
     }

@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rec_thrs: linspace(0.0, 1.0, 101),
         dims: [10, 101, cat_ids.len(), params.area_rng.len(), m_list.len()],
     };
-    let mut exp = |buf: &mut [f64]| -> cocors_core::Result<()> {
+    let exp = |buf: &mut [f64]| -> cocors_core::Result<()> {
         buf.iter_mut().for_each(|v| *v = v.exp());
         Ok(())
     };
@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t1 = Instant::now();
         let dt = eval::from_results(&dt_index, kind, |i| gt_index.image_size(i))?;
         let t2 = Instant::now();
-        let ev = Evaluation::new(params.clone(), &gt, &dt, &mut exp)?;
+        let ev = Evaluation::new(params.clone(), &gt, &dt, &exp)?;
         let t3 = Instant::now();
         let acc = eval::accumulate(&ev, &ap)?;
         let t4 = Instant::now();

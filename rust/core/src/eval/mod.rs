@@ -38,6 +38,10 @@ pub enum IouType {
     Keypoints,
 }
 
+/// `exp` over a buffer, in place: numpy's, called back (see [`oks`]). Shared by the pool's
+/// threads, which may call it at once.
+pub type Exp<'a> = &'a (dyn Fn(&mut [f64]) -> Result<()> + Sync);
+
 /// Keypoints of a set of annotations: `x, y, v` triples, concatenated.
 #[derive(Debug, Clone, Default)]
 pub struct Keypoints {
@@ -186,12 +190,7 @@ impl Evaluation {
     /// `exp` computes `e -> exp(e)` in place over a buffer of OKS exponents: pass numpy's
     /// `np.exp` to be exact where pycocotools runs (numpy's AVX-512 `exp` differs from libm by
     /// one ulp on some inputs, so OKS values depend on the exp used; see [`oks`]).
-    pub fn new(
-        params: Params,
-        gt: &Anns,
-        dt: &Anns,
-        exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
-    ) -> Result<Evaluation> {
+    pub fn new(params: Params, gt: &Anns, dt: &Anns, exp: Exp<'_>) -> Result<Evaluation> {
         gt.check("gt", true, params.iou_type)?;
         dt.check("dt", false, params.iou_type)?;
         if let Some(&nan) = params.area_rng.iter().flatten().find(|v| v.is_nan()) {
@@ -272,7 +271,7 @@ impl Evaluation {
         c: usize,
         gt: &Anns,
         dt: &Anns,
-        exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+        exp: Exp<'_>,
     ) -> Result<Option<CellIous<'_>>> {
         let cell = &self.cells[c];
         let (d, g) = (cell.dt.len(), cell.gt.len());

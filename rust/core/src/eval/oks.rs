@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::cells::Cell;
 use super::matching;
-use super::{Anns, Geometry, Keypoints, Params};
+use super::{Anns, Exp, Geometry, Keypoints, Params};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -357,40 +357,54 @@ impl<'a> Sides<'a> {
 }
 
 /// `exp` (numpy's, through Python) over every cell's exponents, in place: cells gathered
-/// into batches of about 64k values, one call each, so that a few calls cover everything and
-/// no buffer the size of all of them is made. Underflowing exponents stay out of the batch
-/// and become 0.
-fn exp_all(parts: &mut [Exponents], exp: &mut dyn FnMut(&mut [f64]) -> Result<()>) -> Result<()> {
-    const EXP_BATCH: usize = 1 << 16;
-    let mut batch: Vec<f64> = Vec::with_capacity(EXP_BATCH);
-    let mut from = 0;
-    // Parts `from..end` are in the batch, not yet written back.
-    for end in 0..=parts.len() {
-        let full = end == parts.len() || batch.len() + parts[end].0.len() > EXP_BATCH;
-        if full && end > from {
-            // (Every value of these parts may underflow: nothing to call `exp` on, but the
-            // zeros are still written.)
-            if !batch.is_empty() {
-                exp(&mut batch)?;
-            }
-            let mut done = batch.iter();
-            for (b, _) in &mut parts[from..end] {
-                for v in b.iter_mut() {
-                    *v = if underflows(*v) {
-                        0.0
-                    } else {
-                        done.next().copied().unwrap_or(f64::NAN)
-                    };
-                }
-            }
-            batch.clear();
-            from = end;
+/// into groups of about 16k values, one call each, so that a few calls cover everything and
+/// no buffer the size of all of them is made. Underflowing exponents stay out of the groups
+/// and become 0. With `in_parallel`, groups go to `exp` from the pool's threads: numpy releases
+/// the GIL inside the ufunc's loop (its float64 `exp` is libm's, ~10 ns a value, unless the
+/// CPU has AVX-512F), so groups run on every core; the caller must not hold the GIL then.
+fn exp_all(parts: &mut [Exponents], exp: Exp<'_>, in_parallel: bool) -> Result<()> {
+    const GROUP: usize = 1 << 14;
+    // Consecutive parts of at most GROUP values together (a larger part alone).
+    let mut groups: Vec<&mut [Exponents]> = Vec::new();
+    let mut rest = parts;
+    while !rest.is_empty() {
+        let (mut end, mut n) = (1, rest[0].0.len());
+        while end < rest.len() && n + rest[end].0.len() <= GROUP {
+            n += rest[end].0.len();
+            end += 1;
         }
-        if let Some((b, _)) = parts.get(end) {
-            batch.extend(b.iter().filter(|&&v| !underflows(v)));
-        }
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(end);
+        groups.push(head);
+        rest = tail;
     }
-    Ok(())
+    let one = |group: &mut [Exponents]| -> Result<()> {
+        let batch: Vec<f64> = group
+            .iter()
+            .flat_map(|(b, _)| b.iter().copied().filter(|&v| !underflows(v)))
+            .collect();
+        let mut batch = batch;
+        // (Every value of a group may underflow: nothing to call `exp` on, but the zeros are
+        // still written.)
+        if !batch.is_empty() {
+            exp(&mut batch)?;
+        }
+        let mut done = batch.iter();
+        for (b, _) in group.iter_mut() {
+            for v in b.iter_mut() {
+                *v = if underflows(*v) {
+                    0.0
+                } else {
+                    done.next().copied().unwrap_or(f64::NAN)
+                };
+            }
+        }
+        Ok(())
+    };
+    if in_parallel && groups.len() > 1 {
+        parallel::install(|| groups.into_par_iter().try_for_each(one))
+    } else {
+        groups.into_iter().try_for_each(one)
+    }
 }
 
 /// `np.sum(np.exp(-e)) / e.shape[0]` of each pair, D x G as computeOks's `ious[i, j]`; a far
@@ -416,7 +430,7 @@ pub(super) fn compute(
     cells: &mut [Cell],
     gt: &Anns,
     dt: &Anns,
-    exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+    exp: Exp<'_>,
 ) -> Result<()> {
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(());
@@ -442,7 +456,7 @@ pub(super) fn compute(
         cells.iter().map(one).collect()
     };
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    exp_all(&mut parts, exp)?;
+    exp_all(&mut parts, exp, parallel)?;
     let fill = |(cell, (values, lens)): (&mut Cell, &Exponents)| {
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return;
@@ -465,13 +479,13 @@ pub(super) fn cell_oks(
     cell: &Cell,
     gt: &Anns,
     dt: &Anns,
-    exp: &mut dyn FnMut(&mut [f64]) -> Result<()>,
+    exp: Exp<'_>,
 ) -> Result<Vec<f64>> {
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(Vec::new());
     };
     let mut parts = [sides.exponents(cell, gt, dt, None, &[])?];
-    exp_all(&mut parts, exp)?;
+    exp_all(&mut parts, exp, false)?;
     let [(values, lens)] = &parts;
     Ok(means(values, lens).into_vec())
 }
@@ -498,10 +512,15 @@ mod tests {
             (vec![-745.0, -0.5], vec![2]),
         ];
         let mut seen = Vec::new();
-        exp_all(&mut parts, &mut |b: &mut [f64]| {
-            seen.extend_from_slice(b);
-            libm_exp(b)
-        })
+        let seen_cell = std::sync::Mutex::new(&mut seen);
+        exp_all(
+            &mut parts,
+            &|b: &mut [f64]| {
+                seen_cell.lock().unwrap().extend_from_slice(b);
+                libm_exp(b)
+            },
+            false,
+        )
         .unwrap();
         assert!(seen.iter().all(|&v| !underflows(v)));
         assert_eq!(seen.len(), 4);
@@ -509,6 +528,40 @@ mod tests {
         assert_eq!(parts[1].0[..2], [(-1.0f64).exp(), 0.0]);
         assert!(parts[1].0[2].is_nan());
         assert_eq!(parts[3].0, vec![(-745.0f64).exp(), (-0.5f64).exp()]);
+    }
+
+    #[test]
+    fn exp_all_in_parallel_groups_equals_each_value_alone() {
+        // ~60k values in 600 parts of 0-200 (NaN and underflowing ones among them): several
+        // groups, called from the pool; every value as `exp` alone gives it.
+        let mut rng = crate::test_rng::Rng::new(0xe4b0);
+        let parts: Vec<Exponents> = (0..600)
+            .map(|_| {
+                let n = rng.below(201) as usize;
+                let v = (0..n)
+                    .map(|_| match rng.below(50) {
+                        0 => f64::NAN,
+                        1 => -1e300,
+                        _ => -(rng.below(800_000) as f64) / 1000.0,
+                    })
+                    .collect();
+                (v, vec![n])
+            })
+            .collect();
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let counted = |b: &mut [f64]| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            libm_exp(b)
+        };
+        let mut got = parts.clone();
+        exp_all(&mut got, &counted, true).unwrap();
+        assert!(calls.into_inner() > 2);
+        for ((g, _), (p, _)) in got.iter().zip(&parts) {
+            for (a, b) in g.iter().zip(p) {
+                let want = if underflows(*b) { 0.0 } else { b.exp() };
+                assert_eq!(a.to_bits(), want.to_bits());
+            }
+        }
     }
 
     /// One image, one category: ground truth and detections with keypoints.
@@ -583,7 +636,7 @@ mod tests {
         );
         let run = |p: &Params| {
             let mut cells = super::super::cells::group(p, &gt, &dt);
-            compute(p, &mut cells, &gt, &dt, &mut libm_exp).unwrap();
+            compute(p, &mut cells, &gt, &dt, &libm_exp).unwrap();
             cells
         };
         let coco = params((0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect());
@@ -604,7 +657,7 @@ mod tests {
         }
         assert_eq!(far, 4, "{p:?}");
         // What `ious` shows: every pair exact again.
-        let again = cell_oks(&coco, &pruned[0], &gt, &dt, &mut libm_exp).unwrap();
+        let again = cell_oks(&coco, &pruned[0], &gt, &dt, &libm_exp).unwrap();
         assert_eq!(
             again.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             e.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
@@ -619,7 +672,7 @@ mod tests {
             &[vec![f64::NAN, 500.0, 1.0, 500.0, 500.0, 1.0]],
         );
         let mut cells = super::super::cells::group(&coco, &gt2, &dt2);
-        compute(&coco, &mut cells, &gt2, &dt2, &mut libm_exp).unwrap();
+        compute(&coco, &mut cells, &gt2, &dt2, &libm_exp).unwrap();
         assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
     }
 
