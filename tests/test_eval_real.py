@@ -302,6 +302,51 @@ def test_results_do_not_depend_on_threads():
         assert_array_identical(p, got[0], "precision")
 
 
+def keypoint_files(tmp_path: Path, images: int = 600):
+    """Generated people with keypoints on `images` images (some unlabelled: `0,0,0`), and
+    detections near them or elsewhere: enough cells that OKS and accumulate take their
+    parallel paths (the `exp` groups, the (category, area range) slots)."""
+    rng = np.random.default_rng(11)
+    imgs, anns, dets = [], [], []
+    for i in range(1, images + 1):
+        imgs.append({"id": i, "width": 640, "height": 480, "file_name": f"{i}.jpg"})
+        for _ in range(int(rng.integers(0, 5))):
+            x, y = rng.uniform(0, 500), rng.uniform(0, 350)
+            w, h = rng.uniform(5, 140), rng.uniform(5, 130)
+            kp = []
+            for _ in range(17):
+                v = int(rng.choice([0, 1, 2], p=[0.4, 0.2, 0.4]))
+                kp += [0, 0, 0] if v == 0 else [int(x + rng.uniform(0, w)), int(y + rng.uniform(0, h)), v]
+            n = sum(1 for j in range(17) if kp[3 * j + 2] > 0)
+            aid = len(anns) + 1
+            anns.append({"id": aid, "image_id": i, "category_id": 1, "iscrowd": int(rng.random() < 0.03),
+                         "area": round(w * h * 0.7, 2), "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)],
+                         "num_keypoints": n, "keypoints": kp})
+            for _ in range(int(rng.integers(0, 3))):
+                s = rng.uniform(0.5, 15) if rng.random() < 0.8 else rng.uniform(50, 300)
+                dk = []
+                for j in range(17):
+                    bx, by = (kp[3 * j], kp[3 * j + 1]) if kp[3 * j + 2] else (x + w / 2, y + h / 2)
+                    dk += [round(float(bx + rng.normal(0, s)), 2), round(float(by + rng.normal(0, s)), 2), 1]
+                dets.append({"image_id": i, "category_id": 1, "keypoints": dk, "score": round(float(rng.random()), 3)})
+    gt = {"images": imgs, "annotations": anns, "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}
+    gp, dp = tmp_path / "kp_gt.json", tmp_path / "kp_dt.json"
+    gp.write_text(json.dumps(gt, separators=(",", ":")))
+    dp.write_text(json.dumps(dets, separators=(",", ":")))
+    return gp, dp
+
+
+def test_many_keypoint_images_equal_pycocotools_at_every_thread_count(tmp_path):
+    gp, dp = keypoint_files(tmp_path)
+    g_py, d_py, g, d = load_both(gp, dp)
+    try:
+        for n in (1, 2, 3):
+            cocors.set_num_threads(n)
+            run_both(g_py, d_py, g, d, "keypoints", deep=n == 2)
+    finally:
+        cocors.set_num_threads(0)
+
+
 # -- errors ------------------------------------------------------------------------------------
 
 

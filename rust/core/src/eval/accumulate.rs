@@ -37,6 +37,9 @@ fn np_less(a: f64, b: f64) -> bool {
     a < b || (b.is_nan() && !a.is_nan())
 }
 
+/// The detections of a slot's cells, sorted ([`Pick::sorted`]), with those cells.
+type Dets = Option<(Vec<usize>, Vec<Pick>)>;
+
 /// One category's results, positions `[t][r][a][m]` (recall `[t][a][m]`) over the positions
 /// of `p.a_list` and `p.m_list`, -1 where a slot has nothing.
 struct Block {
@@ -106,109 +109,187 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
         None
     };
     let (al, ml) = (p.a_list.len(), p.m_list.len());
-    let one = |&k0: &usize| -> Block {
-        let mut block = Block {
-            precision: vec![-1.0; t0 * r_out * al * ml],
-            recall: vec![-1.0; t0 * al * ml],
-            scores: vec![-1.0; t0 * r_out * al * ml],
+    let new_block = |al: usize| Block {
+        precision: vec![-1.0; t0 * r_out * al * ml],
+        recall: vec![-1.0; t0 * al * ml],
+        scores: vec![-1.0; t0 * r_out * al * ml],
+    };
+    // One (category, area range) slot: `p.a_list[a]` (`a0` in the evaluated layout), written
+    // at area position `a` of a block of `al` of them. `dets` keeps the sorted detections
+    // from one area range to the next.
+    let area = |k0: usize,
+                a0: usize,
+                a: usize,
+                al: usize,
+                block: &mut Block,
+                scratch: &mut Scratch,
+                dets: &mut Dets| {
+        // This slot's non-None evalImgs in pycocotools' order, as (cell, area range).
+        let evals: Vec<(usize, usize)> = match &listed {
+            Some(listed) => ev
+                .category_cells(k0)
+                .filter(|&c| listed[ev.cell_key(c).1])
+                .map(|c| (c, a0))
+                .collect(),
+            None => {
+                // pycocotools' flat index, decoded back into (category, area, image).
+                let base = k0 * a0_len * i0 + a0 * i0;
+                p.i_list
+                    .iter()
+                    .filter_map(|&i| {
+                        let flat = base + i;
+                        let (k, a, ii) = (flat / (a0_len * i0), (flat / i0) % a0_len, flat % i0);
+                        ev.find_cell(k, ii).map(|c| (c, a))
+                    })
+                    .collect()
+            }
         };
-        let mut scratch = Scratch::default();
-        let mut dets: Option<(Vec<usize>, Vec<Pick>)> = None;
-        for (a, &a0) in p.a_list.iter().enumerate() {
-            // This slot's non-None evalImgs in pycocotools' order, as (cell, area range).
-            let evals: Vec<(usize, usize)> = match &listed {
-                Some(listed) => ev
-                    .category_cells(k0)
-                    .filter(|&c| listed[ev.cell_key(c).1])
-                    .map(|c| (c, a0))
-                    .collect(),
-                None => {
-                    // pycocotools' flat index, decoded back into (category, area, image).
-                    let base = k0 * a0_len * i0 + a0 * i0;
-                    p.i_list
-                        .iter()
-                        .filter_map(|&i| {
-                            let flat = base + i;
-                            let (k, a, ii) =
-                                (flat / (a0_len * i0), (flat / i0) % a0_len, flat % i0);
-                            ev.find_cell(k, ii).map(|c| (c, a))
-                        })
-                        .collect()
+        // Each (cell, area range)'s statuses and not-ignored count, in one pass.
+        let mut npig = 0u64;
+        let sources: Vec<&[u8]> = evals
+            .iter()
+            .map(|&(c, a)| {
+                let (status, n) = ev.statuses(c, a);
+                npig += u64::from(n);
+                status
+            })
+            .collect();
+        if npig == 0 {
+            return;
+        }
+        let cells: Vec<usize> = evals.iter().map(|e| e.0).collect();
+        // Sorted once per category when the cells repeat from one area range to the next.
+        let sorted = match dets.take() {
+            Some((prev, sorted)) if prev == cells => (prev, sorted),
+            _ => {
+                let picks = Pick::sorted(ev, &cells, &p.m_list);
+                (cells, picks)
+            }
+        };
+        let picks = &dets.insert(sorted).1;
+        for (m, pick) in picks.iter().enumerate() {
+            // The picks of two maxDets values are nested (each the detections ranked
+            // below its value in every cell), so picks of equal length are the same
+            // detections, with the same results (every cell within both values).
+            if let Some(m2) = picks[..m].iter().position(|q| q.len() == pick.len()) {
+                for t in 0..t0 {
+                    let at = (t * al + a) * ml;
+                    block.recall[at + m] = block.recall[at + m2];
+                    for r in 0..r_out {
+                        let i = ((t * r_out + r) * al + a) * ml;
+                        block.precision[i + m] = block.precision[i + m2];
+                        block.scores[i + m] = block.scores[i + m2];
+                    }
                 }
-            };
-            // Each (cell, area range)'s statuses and not-ignored count, in one pass.
-            let mut npig = 0u64;
-            let sources: Vec<&[u8]> = evals
-                .iter()
-                .map(|&(c, a)| {
-                    let (status, n) = ev.statuses(c, a);
-                    npig += u64::from(n);
-                    status
-                })
-                .collect();
-            if npig == 0 {
                 continue;
             }
-            let cells: Vec<usize> = evals.iter().map(|e| e.0).collect();
-            // Sorted once per category when the cells repeat from one area range to the next.
-            let sorted = match dets.take() {
-                Some((prev, sorted)) if prev == cells => (prev, sorted),
-                _ => {
-                    let picks = Pick::sorted(ev, &cells, &p.m_list);
-                    (cells, picks)
+            let n = pick.len();
+            pick.walk(ev.params.iou_thrs.len(), &sources, scratch);
+            for t in 0..t0 {
+                let at = (t * al + a) * ml + m;
+                let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
+                // A slot with ground truth samples 0 where nothing is reached.
+                for r in 0..r_out {
+                    let i = ((t * r_out + r) * al + a) * ml + m;
+                    q[i] = 0.0;
+                    s[i] = 0.0;
                 }
-            };
-            let picks = &dets.insert(sorted).1;
-            for (m, pick) in picks.iter().enumerate() {
-                // The picks of two maxDets values are nested (each the detections ranked
-                // below its value in every cell), so picks of equal length are the same
-                // detections, with the same results (every cell within both values).
-                if let Some(m2) = picks[..m].iter().position(|q| q.len() == pick.len()) {
-                    for t in 0..t0 {
-                        let at = (t * al + a) * ml;
-                        block.recall[at + m] = block.recall[at + m2];
-                        for r in 0..r_out {
-                            let i = ((t * r_out + r) * al + a) * ml;
-                            block.precision[i + m] = block.precision[i + m2];
-                            block.scores[i + m] = block.scores[i + m2];
-                        }
-                    }
+                if n == 0 {
+                    // No detections: recall 0 and nothing sampled.
+                    block.recall[at] = 0.0;
                     continue;
                 }
-                let n = pick.len();
-                pick.walk(ev.params.iou_thrs.len(), &sources, &mut scratch);
-                for t in 0..t0 {
-                    let at = (t * al + a) * ml + m;
-                    let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
-                    // A slot with ground truth samples 0 where nothing is reached.
-                    for r in 0..r_out {
+                block.recall[at] = sample(
+                    &mut scratch.walks[t],
+                    &pick.scores,
+                    npig as f64,
+                    &p.rec_thrs,
+                    |r, qv, sv| {
                         let i = ((t * r_out + r) * al + a) * ml + m;
-                        q[i] = 0.0;
-                        s[i] = 0.0;
-                    }
-                    if n == 0 {
-                        // No detections: recall 0 and nothing sampled.
-                        block.recall[at] = 0.0;
-                        continue;
-                    }
-                    block.recall[at] = sample(
-                        &mut scratch.walks[t],
-                        &pick.scores,
-                        npig as f64,
-                        &p.rec_thrs,
-                        |r, qv, sv| {
-                            let i = ((t * r_out + r) * al + a) * ml + m;
-                            q[i] = qv;
-                            s[i] = sv;
-                        },
-                    );
-                }
+                        q[i] = qv;
+                        s[i] = sv;
+                    },
+                );
             }
+        }
+    };
+    let one = |&k0: &usize| -> Block {
+        let mut block = new_block(al);
+        let (mut scratch, mut dets) = (Scratch::default(), None);
+        for (a, &a0) in p.a_list.iter().enumerate() {
+            area(k0, a0, a, al, &mut block, &mut scratch, &mut dets);
         }
         block
     };
     let work = ev.cell_count() * a0_len * t0 * 4;
-    let blocks: Vec<Block> = if parallel::worth_parallel(p.k_list.len(), work) {
+    let by_slot = parallel::worth_parallel(p.k_list.len() * al, work)
+        && listed.is_some()
+        && al > 1
+        && p.k_list.len() < 2 * parallel::num_threads();
+    let blocks: Vec<Block> = if by_slot {
+        // Fewer categories than the pool can keep busy (keypoints evaluate one): the slots
+        // (category, area range) in parallel instead, each category's detections sorted
+        // once first (with `listed`, its slots have the same cells at every area range).
+        let dets: Vec<Dets> = p
+            .k_list
+            .iter()
+            .map(|&k0| match &listed {
+                Some(listed) => {
+                    let cells: Vec<usize> = ev
+                        .category_cells(k0)
+                        .filter(|&c| listed[ev.cell_key(c).1])
+                        .collect();
+                    let picks = Pick::sorted(ev, &cells, &p.m_list);
+                    Some((cells, picks))
+                }
+                None => None,
+            })
+            .collect();
+        let slots: Vec<Block> = parallel::install(|| {
+            (0..p.k_list.len() * al)
+                .into_par_iter()
+                .map(|i| {
+                    let (kp, a) = (i / al, i % al);
+                    let mut block = new_block(1);
+                    let mut sorted = dets[kp].clone();
+                    let k0 = p.k_list[kp];
+                    area(
+                        k0,
+                        p.a_list[a],
+                        0,
+                        1,
+                        &mut block,
+                        &mut Scratch::default(),
+                        &mut sorted,
+                    );
+                    block
+                })
+                .collect()
+        });
+        // Each category's slots interleaved into its block ([t][r][a][m]).
+        slots
+            .chunks(al.max(1))
+            .map(|pieces| {
+                let mut block = new_block(al);
+                for (a, piece) in pieces.iter().enumerate() {
+                    for t in 0..t0 {
+                        for m in 0..ml {
+                            block.recall[(t * al + a) * ml + m] = piece.recall[t * ml + m];
+                            for r in 0..r_out {
+                                let (i, j) = (
+                                    ((t * r_out + r) * al + a) * ml + m,
+                                    (t * r_out + r) * ml + m,
+                                );
+                                block.precision[i] = piece.precision[j];
+                                block.scores[i] = piece.scores[j];
+                            }
+                        }
+                    }
+                }
+                block
+            })
+            .collect()
+    } else if parallel::worth_parallel(p.k_list.len(), work) {
         parallel::install(|| p.k_list.par_iter().map(one).collect())
     } else {
         p.k_list.iter().map(one).collect()
@@ -265,6 +346,7 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
 
 /// The detections kept at one `maxDets`, in score order: for each, its cell (position in the
 /// slot), its position in that cell, and its score.
+#[derive(Clone)]
 struct Pick {
     eval: Vec<u32>,
     pos: Vec<u32>,
