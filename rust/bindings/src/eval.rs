@@ -160,10 +160,7 @@ pub fn eval_anns_from_dicts<'py>(
     let (mut boxes, mut area, mut score) = (Vec::new(), Vec::new(), Vec::new());
     let mut segms: Vec<(Value, u64, u64)> = Vec::new();
     let mut sizes: HashMap<i64, (u64, u64)> = HashMap::new();
-    let mut kp = Keypoints {
-        values: Vec::new(),
-        starts: vec![0],
-    };
+    let mut kp = Keypoints::default();
     for (r, ann) in anns.iter().enumerate() {
         let err = |field: &str, expected: &str, id: Option<i64>| {
             let record = match id {
@@ -232,10 +229,9 @@ pub fn eval_anns_from_dicts<'py>(
                 if gt {
                     boxes.push(bbox("[x, y, width, height] (OKS of unlabelled keypoints)")?);
                 }
-                get(intern!(py, "keypoints"))
-                    .and_then(|k| numbers(&k, &mut kp.values))
+                let values = get(intern!(py, "keypoints"));
+                kp.push_with(|buf| values.and_then(|k| numbers(&k, buf)))
                     .ok_or_else(|| err("keypoints", "a list of x, y, v numbers", Some(id)))?;
-                kp.starts.push(kp.values.len());
             }
             IouType::Segm => {
                 let seg = get(intern!(py, "segmentation"))

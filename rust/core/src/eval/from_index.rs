@@ -60,72 +60,67 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
         }
         IouType::Keypoints => {
             let batches = idx.annotation_keypoints(rows)?;
-            // Sized once: growing by doubling would fault in twice the pages.
-            let total = batches
-                .iter()
-                .flat_map(|b| &b.reads)
-                .map(|read| match read {
-                    KeypointsRead::Numbers(n) => *n,
-                    KeypointsRead::Other(Member::Value(Value::Array(v))) => v.len(),
-                    _ => 0,
-                })
-                .sum();
-            let mut kp = Keypoints {
-                values: Vec::with_capacity(total),
-                starts: Vec::with_capacity(rows.len() + 1),
-            };
-            kp.starts.push(0);
+            // Each batch's buffer kept as it is (no copy into one); a record whose keypoints
+            // are not a plain number list gets its values appended after the batch's.
+            let mut kp = Keypoints::default();
             let mut boxes = Vec::with_capacity(rows.len());
-            let reads = batches.iter().flat_map(|b| {
+            let mut p = 0;
+            for batch in batches {
+                let reads = batch.reads;
+                kp.adopt(batch.values);
                 let mut at = 0;
-                b.reads.iter().map(move |read| {
-                    let n = match read {
-                        KeypointsRead::Numbers(n) => *n,
-                        _ => 0,
+                for read in reads {
+                    let r = rows[p];
+                    let bad = |field: &str, expected: &str| Error::Schema {
+                        path: path.clone(),
+                        record: name(r),
+                        field: field.into(),
+                        expected: expected.into(),
                     };
-                    at += n;
-                    (read, &b.values[at - n..at])
-                })
-            });
-            for (p, (read, numbers)) in reads.enumerate() {
-                let r = rows[p];
-                let bad = |field: &str, expected: &str| Error::Schema {
-                    path: path.clone(),
-                    record: name(r),
-                    field: field.into(),
-                    expected: expected.into(),
-                };
-                // Missing keypoints are an error only where OKS reads them (a cell with
-                // detections), as in pycocotools.
-                match read {
-                    KeypointsRead::Numbers(_) => kp.values.extend_from_slice(numbers),
-                    KeypointsRead::Other(Member::Numeric(Numeric::Numbers(v))) => {
-                        kp.values.extend_from_slice(v)
-                    }
-                    KeypointsRead::Other(Member::Value(Value::Array(v))) => {
-                        for x in v {
-                            let x = x
-                                .as_f64()
-                                .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?;
-                            kp.values.push(x);
+                    // Missing keypoints are an error only where OKS reads them (a cell with
+                    // detections), as in pycocotools.
+                    let pushed = match read {
+                        KeypointsRead::Numbers(n) => {
+                            at += n;
+                            kp.push_range(at - n, at)
                         }
+                        KeypointsRead::Other(Member::Numeric(Numeric::Numbers(v))) => {
+                            kp.push(&v);
+                            true
+                        }
+                        KeypointsRead::Other(Member::Value(Value::Array(v))) => {
+                            let values: Option<Vec<f64>> = v.iter().map(Value::as_f64).collect();
+                            let values = values
+                                .ok_or_else(|| bad("keypoints", "a list of x, y, v numbers"))?;
+                            kp.push(&values);
+                            true
+                        }
+                        KeypointsRead::Absent => {
+                            kp.push(&[]);
+                            true
+                        }
+                        KeypointsRead::Other(_) => {
+                            return Err(bad("keypoints", "a list of x, y, v numbers"))
+                        }
+                    };
+                    if !pushed {
+                        return Err(Error::Eval(format!(
+                            "{}: keypoints read past their batch",
+                            name(r)
+                        )));
                     }
-                    KeypointsRead::Absent => {}
-                    KeypointsRead::Other(_) => {
-                        return Err(bad("keypoints", "a list of x, y, v numbers"))
+                    // `num_keypoints == 0` (the scan's flags: a number, and whether it is 0).
+                    let flags = idx.ann.flags[r];
+                    if flags & flag::HAS_NUM_KEYPOINTS == 0 {
+                        return Err(bad("num_keypoints", "a number"));
                     }
+                    if flags & flag::NO_KEYPOINTS != 0 {
+                        out.ignore[p] = true;
+                    }
+                    need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
+                    boxes.push(idx.ann.bbox.get(r));
+                    p += 1;
                 }
-                kp.starts.push(kp.values.len());
-                // `num_keypoints == 0` (the scan's flags: a number, and whether it is 0).
-                let flags = idx.ann.flags[r];
-                if flags & flag::HAS_NUM_KEYPOINTS == 0 {
-                    return Err(bad("num_keypoints", "a number"));
-                }
-                if flags & flag::NO_KEYPOINTS != 0 {
-                    out.ignore[p] = true;
-                }
-                need(r, flag::HAS_BBOX, "bbox", "[x, y, width, height]")?;
-                boxes.push(idx.ann.bbox.get(r));
             }
             out.geometry = Geometry::Keypoints(kp.into(), boxes);
         }
@@ -178,13 +173,9 @@ pub fn from_results(
         IouType::Keypoints => match &idx.result_keypoints {
             Some(kp) => Geometry::Keypoints(Arc::clone(kp), Vec::new()),
             None => {
-                let mut kp = Keypoints {
-                    values: Vec::new(),
-                    starts: vec![0],
-                };
+                let mut kp = Keypoints::default();
                 for v in idx.result_keypoints(&rows)? {
-                    kp.values.extend(v);
-                    kp.starts.push(kp.values.len());
+                    kp.push(&v);
                 }
                 Geometry::Keypoints(kp.into(), Vec::new())
             }

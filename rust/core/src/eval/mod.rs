@@ -42,18 +42,80 @@ pub enum IouType {
 /// threads, which may call it at once.
 pub type Exp<'a> = &'a (dyn Fn(&mut [f64]) -> Result<()> + Sync);
 
-/// Keypoints of a set of annotations: `x, y, v` triples, concatenated.
+/// Keypoints of a set of annotations: each one's `x, y, v` triples. The values may sit in
+/// several buffers: a file-backed ground truth keeps the buffers its records were parsed
+/// into, in parallel, rather than copying every value into one (a serial pass, and as many
+/// fresh pages again, which cost more than the copy on a VM).
 #[derive(Debug, Clone, Default)]
 pub struct Keypoints {
-    pub values: Vec<f64>,
-    /// Where each annotation's triples start in `values` (n + 1 entries).
-    pub starts: Vec<usize>,
+    buffers: Vec<Vec<f64>>,
+    /// Per annotation: its buffer and the range of its values there.
+    spans: Vec<(usize, usize, usize)>,
 }
 
 impl Keypoints {
+    /// Annotation `i`'s values.
     pub fn of(&self, i: usize) -> &[f64] {
-        let (s, e) = (self.starts[i], self.starts[i + 1]);
-        &self.values[s..e]
+        let (b, s, e) = self.spans[i];
+        &self.buffers[b][s..e]
+    }
+
+    /// The number of annotations.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Appends an annotation whose values `fill` appends to the last buffer (a new one if
+    /// there is none); `fill`'s result is passed on.
+    pub fn push_with<T>(&mut self, fill: impl FnOnce(&mut Vec<f64>) -> T) -> T {
+        if self.buffers.is_empty() {
+            self.buffers.push(Vec::new());
+        }
+        let b = self.buffers.len() - 1;
+        let buf = &mut self.buffers[b];
+        let start = buf.len();
+        let out = fill(buf);
+        self.spans.push((b, start, buf.len().max(start)));
+        out
+    }
+
+    /// Appends an annotation with `values`.
+    pub fn push(&mut self, values: &[f64]) {
+        self.push_with(|buf| buf.extend_from_slice(values));
+    }
+
+    /// Takes `buffer` as the last buffer, whose values annotations appended with
+    /// [`Self::push_range`] then refer to.
+    pub fn adopt(&mut self, buffer: Vec<f64>) {
+        self.buffers.push(buffer);
+    }
+
+    /// Appends an annotation whose values are `start..end` of the last buffer; false (and
+    /// nothing appended) where that is not a range of it.
+    pub fn push_range(&mut self, start: usize, end: usize) -> bool {
+        let Some(b) = self.buffers.len().checked_sub(1) else {
+            return false;
+        };
+        if start > end || end > self.buffers[b].len() {
+            return false;
+        }
+        self.spans.push((b, start, end));
+        true
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        let values: usize = self.buffers.iter().map(|b| b.capacity() * 8).sum();
+        values + self.spans.capacity() * std::mem::size_of::<(usize, usize, usize)>()
+    }
+
+    /// Releases the buffers' spare capacity (for keypoints kept as long as an index).
+    pub fn shrink_to_fit(&mut self) {
+        self.buffers.iter_mut().for_each(Vec::shrink_to_fit);
     }
 }
 
@@ -101,13 +163,9 @@ impl Anns {
             geometry: match kind {
                 IouType::Bbox => Geometry::Boxes(Arc::default()),
                 IouType::Segm => Geometry::Masks(Arc::from(Vec::new())),
-                IouType::Keypoints => Geometry::Keypoints(
-                    Arc::new(Keypoints {
-                        values: Vec::new(),
-                        starts: vec![0],
-                    }),
-                    Vec::new(),
-                ),
+                IouType::Keypoints => {
+                    Geometry::Keypoints(Arc::new(Keypoints::default()), Vec::new())
+                }
             },
         }
     }
@@ -127,11 +185,7 @@ impl Anns {
             Geometry::Masks(m) => m.len() == n && kind == IouType::Segm,
             Geometry::Packed(m) => m.len() == n && kind == IouType::Segm,
             Geometry::Keypoints(k, b) => {
-                k.starts.len() == n + 1
-                    && k.starts.windows(2).all(|w| w[0] <= w[1])
-                    && k.starts.last().copied() == Some(k.values.len())
-                    && (!gt || b.len() == n)
-                    && kind == IouType::Keypoints
+                k.len() == n && (!gt || b.len() == n) && kind == IouType::Keypoints
             }
         };
         let columns = [self.image_id.len(), self.category_id.len(), self.area.len()]

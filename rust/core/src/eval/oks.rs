@@ -567,13 +567,9 @@ mod tests {
     /// One image, one category: ground truth and detections with keypoints.
     fn sides(gts: &[(Vec<f64>, [f64; 4], f64)], dts: &[Vec<f64>]) -> (Anns, Anns) {
         let kp = |v: Vec<&Vec<f64>>| {
-            let mut k = Keypoints {
-                values: Vec::new(),
-                starts: vec![0],
-            };
+            let mut k = Keypoints::default();
             for x in v {
-                k.values.extend(x);
-                k.starts.push(k.values.len());
+                k.push(x);
             }
             Arc::new(k)
         };

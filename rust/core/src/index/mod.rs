@@ -318,7 +318,7 @@ impl Index {
             + self
                 .result_keypoints
                 .as_ref()
-                .map_or(0, |k| k.values.capacity() * 8 + k.starts.capacity() * 8)
+                .map_or(0, |k| k.heap_bytes())
             + a.flags.capacity()
             + a.keypoints.capacity() * 8
             + self.img.width.capacity() * 4

@@ -134,10 +134,7 @@ impl Index {
             Branch::Keypoints => {
                 let rows: Vec<usize> = (0..n).collect();
                 let mut area = Vec::with_capacity(n);
-                let mut kept = Keypoints {
-                    values: Vec::new(),
-                    starts: vec![0],
-                };
+                let mut kept = Keypoints::default();
                 let values = self.result_keypoints(&rows)?;
                 let mut boxes = std::mem::take(&mut self.ann.bbox).into_plain();
                 for (r, kp) in values.into_iter().enumerate() {
@@ -149,12 +146,11 @@ impl Index {
                     };
                     area.push((x1 - x0) * (y1 - y0));
                     boxes[r] = [x0, y0, x1 - x0, y1 - y0];
-                    kept.values.extend(kp);
-                    kept.starts.push(kept.values.len());
+                    kept.push(&kp);
                 }
                 self.ann.bbox = Boxes::Plain(Arc::new(boxes));
                 self.ann.area = Arc::new(area);
-                kept.values.shrink_to_fit();
+                kept.shrink_to_fit();
                 self.result_keypoints = Some(Arc::new(kept));
             }
             Branch::Empty | Branch::Other => {}
