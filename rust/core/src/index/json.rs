@@ -737,6 +737,23 @@ impl<'a> Lexer<'a> {
                 self.pos += 2;
                 continue;
             }
+            // Then one to three digits and ',' (keypoint coordinates and flags are ints).
+            if let Some(&[w0, w1, w2, w3]) = self.buf.get(self.pos..self.pos + 4) {
+                let digit = |x: u8| x.wrapping_sub(b'0');
+                let (a, b, c) = (digit(w0), digit(w1), digit(w2));
+                if (1..10).contains(&a) {
+                    let (value, len) = match (b < 10, c < 10) {
+                        (false, _) => (u32::from(a), 1),
+                        (true, false) => (u32::from(a) * 10 + u32::from(b), 2),
+                        (true, true) => (u32::from(a) * 100 + u32::from(b) * 10 + u32::from(c), 3),
+                    };
+                    if [w1, w2, w3][len - 1] == b',' {
+                        xs.push(f64::from(value));
+                        self.pos += len + 1;
+                        continue;
+                    }
+                }
+            }
             // The common case first: a plain number right here, then ',' or ']' right after
             // it (no whitespace to skip).
             let x = match self.plain_f64() {
@@ -1569,6 +1586,11 @@ mod tests {
             // Keypoint lists as COCO writes them: `0,` runs.
             (r#"{"segmentation": [[0,0,0,400,27,2,0,0,0,0,0,0]]}"#, true),
             (r#"{"segmentation": [[0,-0,0.5,0,0e1,0,0]]}"#, true),
+            (
+                r#"{"segmentation": [[9,10,99,100,999,1000,12.5,1e2,3E1,-5,2,7]]}"#,
+                true,
+            ),
+            (r#"{"segmentation": [[5,6,7]]}"#, true),
             (r#"{"segmentation": [[0,0,0],[0]]}"#, true),
         ];
         for (case, polygons) in cases {
@@ -1620,6 +1642,8 @@ mod tests {
             &br#"{"segmentation": [[1, 2.]]}"#[..],
             br#"{"segmentation": [[0,00,1]]}"#,
             br#"{"segmentation": [[0,0,]]}"#,
+            br#"{"segmentation": [[12,01,3]]}"#,
+            br#"{"segmentation": [[12,3,]]}"#,
         ] {
             assert_eq!(
                 parse_numeric_members(bad, &["segmentation"]).err(),

@@ -315,10 +315,7 @@ impl Index {
             + a.bbox.bytes()
             + a.score.capacity() * 8
             + self.result_masks.as_ref().map_or(0, |m| m.heap_bytes())
-            + self
-                .result_keypoints
-                .as_ref()
-                .map_or(0, |k| k.heap_bytes())
+            + self.result_keypoints.as_ref().map_or(0, |k| k.heap_bytes())
             + a.flags.capacity()
             + a.keypoints.capacity() * 8
             + self.img.width.capacity() * 4
