@@ -336,13 +336,16 @@ def keypoint_files(tmp_path: Path, images: int = 600):
     return gp, dp
 
 
-def test_many_keypoint_images_equal_pycocotools_at_every_thread_count(tmp_path):
+@pytest.mark.parametrize("iou_type", ["keypoints", "bbox"])
+def test_many_keypoint_images_equal_pycocotools_at_every_thread_count(tmp_path, iou_type):
+    # bbox: one category, four area ranges, three maxDets (accumulate's parallel slots, and
+    # maxDets whose picks are the same detections copied).
     gp, dp = keypoint_files(tmp_path)
     g_py, d_py, g, d = load_both(gp, dp)
     try:
         for n in (1, 2, 3):
             cocors.set_num_threads(n)
-            run_both(g_py, d_py, g, d, "keypoints", deep=n == 2)
+            run_both(g_py, d_py, g, d, iou_type, deep=n == 2)
     finally:
         cocors.set_num_threads(0)
 

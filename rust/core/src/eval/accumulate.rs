@@ -40,26 +40,122 @@ fn np_less(a: f64, b: f64) -> bool {
 /// The detections of a slot's cells, sorted ([`Pick::sorted`]), with those cells.
 type Dets = Option<(Vec<usize>, Vec<Pick>)>;
 
-/// One category's results, positions `[t][r][a][m]` (recall `[t][a][m]`) over the positions
-/// of `p.a_list` and `p.m_list`, -1 where a slot has nothing.
+/// Where a slot's values go: positions `[t][r][a][m]` (recall `[t][a][m]`) over the
+/// positions of `p.a_list` and `p.m_list`; what is never written stays -1. A column (all
+/// recall thresholds of one `(t, a, m)`) at a time: one call per column, not per value.
+trait Sink {
+    /// Column `(t, a, m)`: precision and scores over the recall thresholds, and the recall.
+    fn put(&mut self, t: usize, a: usize, m: usize, precision: &[f64], scores: &[f64], recall: f64);
+    /// Copies column `(t, a, from)` to `(t, a, to)`.
+    fn copy(&mut self, t: usize, a: usize, from: usize, to: usize);
+}
+
+/// One (category, area range) slot's values on their own (`[t][r][m]`, recall `[t][m]`):
+/// slots computed in parallel, then copied into their category's [`Segments`].
 struct Block {
     precision: Vec<f64>,
     recall: Vec<f64>,
     scores: Vec<f64>,
+    r_out: usize,
+    ml: usize,
 }
 
-/// `dst.copy_from_slice(src)` for one output row (A x M values, 12 with COCO's params), as
-/// inline moves where the length is COCO's: a `memcpy` call per 96-byte row (160k of them
-/// for an 80-category evaluation) cost more than the copying.
-#[inline]
-fn copy_row(dst: &mut [f64], src: &[f64]) {
-    match (
-        <&mut [f64; 12]>::try_from(&mut *dst),
-        <&[f64; 12]>::try_from(src),
-    ) {
-        (Ok(d), Ok(s)) => *d = *s,
-        _ => dst.copy_from_slice(src),
+impl Block {
+    fn new(t0: usize, r_out: usize, ml: usize) -> Block {
+        Block {
+            precision: vec![-1.0; t0 * r_out * ml],
+            recall: vec![-1.0; t0 * ml],
+            scores: vec![-1.0; t0 * r_out * ml],
+            r_out,
+            ml,
+        }
     }
+}
+
+impl Sink for Block {
+    fn put(
+        &mut self,
+        t: usize,
+        _a: usize,
+        m: usize,
+        precision: &[f64],
+        scores: &[f64],
+        recall: f64,
+    ) {
+        for (r, (&q, &s)) in precision.iter().zip(scores).enumerate() {
+            let i = (t * self.r_out + r) * self.ml + m;
+            self.precision[i] = q;
+            self.scores[i] = s;
+        }
+        self.recall[t * self.ml + m] = recall;
+    }
+    fn copy(&mut self, t: usize, _a: usize, from: usize, to: usize) {
+        for r in 0..self.r_out {
+            let row = (t * self.r_out + r) * self.ml;
+            self.precision[row + to] = self.precision[row + from];
+            self.scores[row + to] = self.scores[row + from];
+        }
+        self.recall[t * self.ml + to] = self.recall[t * self.ml + from];
+    }
+}
+
+/// One category's part of the output arrays (C order `[t][r][k][a][m]`): its `A x M`
+/// segment of every `(t, r)` row (recall: of every `t`). Categories write their results in
+/// place, in parallel, instead of into blocks of their own assembled afterwards (80
+/// categories' blocks were as large as the output, 16 MB of fresh pages for COCO's params).
+struct Segments<'a> {
+    precision: Vec<&'a mut [f64]>,
+    scores: Vec<&'a mut [f64]>,
+    recall: Vec<&'a mut [f64]>,
+    r_out: usize,
+    m_out: usize,
+}
+
+impl Sink for Segments<'_> {
+    fn put(
+        &mut self,
+        t: usize,
+        a: usize,
+        m: usize,
+        precision: &[f64],
+        scores: &[f64],
+        recall: f64,
+    ) {
+        let at = a * self.m_out + m;
+        let rows = t * self.r_out..(t + 1) * self.r_out;
+        for ((row_q, row_s), (&q, &s)) in self.precision[rows.clone()]
+            .iter_mut()
+            .zip(&mut self.scores[rows])
+            .zip(precision.iter().zip(scores))
+        {
+            row_q[at] = q;
+            row_s[at] = s;
+        }
+        self.recall[t][at] = recall;
+    }
+    fn copy(&mut self, t: usize, a: usize, from: usize, to: usize) {
+        let (i, j) = (a * self.m_out + from, a * self.m_out + to);
+        let rows = t * self.r_out..(t + 1) * self.r_out;
+        for (row_q, row_s) in self.precision[rows.clone()]
+            .iter_mut()
+            .zip(&mut self.scores[rows])
+        {
+            row_q[j] = row_q[i];
+            row_s[j] = row_s[i];
+        }
+        self.recall[t][j] = self.recall[t][i];
+    }
+}
+
+/// `n` values of -1, written in parallel (fresh pages: their first touch is the cost).
+fn minus_ones(n: usize) -> Vec<f64> {
+    let mut v = vec![0.0f64; n];
+    if parallel::worth_parallel(2, n) {
+        parallel::install(|| v.par_chunks_mut(1 << 16).for_each(|c| c.fill(-1.0)));
+    } else {
+        v.fill(-1.0);
+    }
+    v
 }
 
 /// Accumulates `ev` as `COCOeval.accumulate(p)`.
@@ -109,19 +205,13 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
         None
     };
     let (al, ml) = (p.a_list.len(), p.m_list.len());
-    let new_block = |al: usize| Block {
-        precision: vec![-1.0; t0 * r_out * al * ml],
-        recall: vec![-1.0; t0 * al * ml],
-        scores: vec![-1.0; t0 * r_out * al * ml],
-    };
     // One (category, area range) slot: `p.a_list[a]` (`a0` in the evaluated layout), written
-    // at area position `a` of a block of `al` of them. `dets` keeps the sorted detections
-    // from one area range to the next.
+    // at area position `a` of `sink`. `dets` keeps the sorted detections from one area range
+    // to the next.
     let area = |k0: usize,
                 a0: usize,
                 a: usize,
-                al: usize,
-                block: &mut Block,
+                sink: &mut dyn Sink,
                 scratch: &mut Scratch,
                 dets: &mut Dets| {
         // This slot's non-None evalImgs in pycocotools' order, as (cell, area range).
@@ -173,60 +263,84 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
             // detections, with the same results (every cell within both values).
             if let Some(m2) = picks[..m].iter().position(|q| q.len() == pick.len()) {
                 for t in 0..t0 {
-                    let at = (t * al + a) * ml;
-                    block.recall[at + m] = block.recall[at + m2];
-                    for r in 0..r_out {
-                        let i = ((t * r_out + r) * al + a) * ml;
-                        block.precision[i + m] = block.precision[i + m2];
-                        block.scores[i + m] = block.scores[i + m2];
-                    }
+                    sink.copy(t, a, m2, m);
                 }
                 continue;
             }
             let n = pick.len();
             pick.walk(ev.params.iou_thrs.len(), &sources, scratch);
             for t in 0..t0 {
-                let at = (t * al + a) * ml + m;
-                let (q, s) = (&mut block.precision[..], &mut block.scores[..]);
                 // A slot with ground truth samples 0 where nothing is reached.
-                for r in 0..r_out {
-                    let i = ((t * r_out + r) * al + a) * ml + m;
-                    q[i] = 0.0;
-                    s[i] = 0.0;
-                }
-                if n == 0 {
-                    // No detections: recall 0 and nothing sampled.
-                    block.recall[at] = 0.0;
-                    continue;
-                }
-                block.recall[at] = sample(
-                    &mut scratch.walks[t],
-                    &pick.scores,
-                    npig as f64,
-                    &p.rec_thrs,
-                    |r, qv, sv| {
-                        let i = ((t * r_out + r) * al + a) * ml + m;
-                        q[i] = qv;
-                        s[i] = sv;
-                    },
-                );
+                let Scratch { walks, q, s, .. } = &mut *scratch;
+                q.clear();
+                q.resize(r_out, 0.0);
+                s.clear();
+                s.resize(r_out, 0.0);
+                // No detections: recall 0 and nothing sampled.
+                let recall = if n == 0 {
+                    0.0
+                } else {
+                    sample(
+                        &mut walks[t],
+                        &pick.scores,
+                        npig as f64,
+                        &p.rec_thrs,
+                        |r, qv, sv| {
+                            q[r] = qv;
+                            s[r] = sv;
+                        },
+                    )
+                };
+                sink.put(t, a, m, q, s, recall);
             }
         }
     };
-    let one = |&k0: &usize| -> Block {
-        let mut block = new_block(al);
+    // The output, -1 where nothing is written, and each category's segments of it.
+    let (kl, am) = (p.k_list.len(), a_out * m_out);
+    let mut precision = minus_ones(t_out * r_out * k_out * am);
+    let mut scores = minus_ones(t_out * r_out * k_out * am);
+    let mut recall = minus_ones(t_out * k_out * am);
+    let mut sinks: Vec<Segments<'_>> = (0..kl)
+        .map(|_| Segments {
+            precision: Vec::with_capacity(t0 * r_out),
+            scores: Vec::with_capacity(t0 * r_out),
+            recall: Vec::with_capacity(t0),
+            r_out,
+            m_out,
+        })
+        .collect();
+    if am > 0 && k_out > 0 {
+        let rows = t0 * r_out;
+        for row in precision.chunks_mut(k_out * am).take(rows) {
+            for (seg, sink) in row.chunks_mut(am).zip(sinks.iter_mut()) {
+                sink.precision.push(seg);
+            }
+        }
+        for row in scores.chunks_mut(k_out * am).take(rows) {
+            for (seg, sink) in row.chunks_mut(am).zip(sinks.iter_mut()) {
+                sink.scores.push(seg);
+            }
+        }
+        for row in recall.chunks_mut(k_out * am).take(t0) {
+            for (seg, sink) in row.chunks_mut(am).zip(sinks.iter_mut()) {
+                sink.recall.push(seg);
+            }
+        }
+    }
+    let one = |sink: &mut Segments<'_>, k0: usize| {
         let (mut scratch, mut dets) = (Scratch::default(), None);
         for (a, &a0) in p.a_list.iter().enumerate() {
-            area(k0, a0, a, al, &mut block, &mut scratch, &mut dets);
+            area(k0, a0, a, sink, &mut scratch, &mut dets);
         }
-        block
     };
     let work = ev.cell_count() * a0_len * t0 * 4;
-    let by_slot = parallel::worth_parallel(p.k_list.len() * al, work)
+    let by_slot = parallel::worth_parallel(kl * al, work)
         && listed.is_some()
         && al > 1
-        && p.k_list.len() < 2 * parallel::num_threads();
-    let blocks: Vec<Block> = if by_slot {
+        && kl < 2 * parallel::num_threads();
+    if am == 0 || k_out == 0 {
+        // No (area, maxDets) positions: nothing to write.
+    } else if by_slot {
         // Fewer categories than the pool can keep busy (keypoints evaluate one): the slots
         // (category, area range) in parallel instead, each category's detections sorted
         // once first (with `listed`, its slots have the same cells at every area range).
@@ -246,102 +360,57 @@ pub fn accumulate(ev: &Evaluation, p: &AccumulateParams) -> Result<Accumulated> 
             })
             .collect();
         let slots: Vec<Block> = parallel::install(|| {
-            (0..p.k_list.len() * al)
+            (0..kl * al)
                 .into_par_iter()
                 .map(|i| {
                     let (kp, a) = (i / al, i % al);
-                    let mut block = new_block(1);
+                    let mut block = Block::new(t0, r_out, ml);
                     let mut sorted = dets[kp].clone();
-                    let k0 = p.k_list[kp];
+                    let mut scratch = Scratch::default();
                     area(
-                        k0,
+                        p.k_list[kp],
                         p.a_list[a],
                         0,
-                        1,
                         &mut block,
-                        &mut Scratch::default(),
+                        &mut scratch,
                         &mut sorted,
                     );
                     block
                 })
                 .collect()
         });
-        // Each category's slots interleaved into its block ([t][r][a][m]).
-        slots
-            .chunks(al.max(1))
-            .map(|pieces| {
-                let mut block = new_block(al);
-                for (a, piece) in pieces.iter().enumerate() {
-                    for t in 0..t0 {
-                        for m in 0..ml {
-                            block.recall[(t * al + a) * ml + m] = piece.recall[t * ml + m];
-                            for r in 0..r_out {
-                                let (i, j) = (
-                                    ((t * r_out + r) * al + a) * ml + m,
-                                    (t * r_out + r) * ml + m,
-                                );
-                                block.precision[i] = piece.precision[j];
-                                block.scores[i] = piece.scores[j];
-                            }
-                        }
+        let (mut q, mut sc) = (vec![0.0; r_out], vec![0.0; r_out]);
+        for (i, slot) in slots.iter().enumerate() {
+            let (sink, a) = (&mut sinks[i / al], i % al);
+            for t in 0..t0 {
+                for m in 0..ml {
+                    for r in 0..r_out {
+                        let j = (t * r_out + r) * ml + m;
+                        (q[r], sc[r]) = (slot.precision[j], slot.scores[j]);
                     }
+                    sink.put(t, a, m, &q, &sc, slot.recall[t * ml + m]);
                 }
-                block
-            })
-            .collect()
-    } else if parallel::worth_parallel(p.k_list.len(), work) {
-        parallel::install(|| p.k_list.par_iter().map(one).collect())
+            }
+        }
+    } else if parallel::worth_parallel(kl, work) {
+        parallel::install(|| {
+            sinks
+                .par_iter_mut()
+                .zip(p.k_list.par_iter())
+                .for_each(|(sink, &k0)| one(sink, k0))
+        });
     } else {
-        p.k_list.iter().map(one).collect()
-    };
-    // Output order is (t, r, k, a, m). Every element is written once, from its block or -1,
-    // threshold by threshold in parallel, into memory the allocator hands out zeroed (fresh
-    // pages, so no fill pass before the writes).
-    let rows = |t: usize, dst: &mut [f64], src: fn(&Block) -> &[f64], per_t: usize| {
-        let row = a_out * m_out;
-        for (j, out_row) in dst.chunks_mut(row).enumerate() {
-            // Row j of this threshold: (r, k) for precision and scores, k for recall.
-            let (r, k) = (j / k_out, j % k_out);
-            match blocks.get(k).filter(|_| t < t0) {
-                Some(b) if al == a_out && ml == m_out => {
-                    let n = row * (t * per_t + r);
-                    copy_row(out_row, &src(b)[n..n + row]);
-                }
-                Some(b) => {
-                    let block = src(b);
-                    for a in 0..a_out {
-                        for m in 0..m_out {
-                            out_row[a * m_out + m] = if a < al && m < ml {
-                                block[((t * per_t + r) * al + a) * ml + m]
-                            } else {
-                                -1.0
-                            };
-                        }
-                    }
-                }
-                None => out_row.fill(-1.0),
-            }
-        }
-    };
-    let assemble = |rows_per_t: usize, src: fn(&Block) -> &[f64]| -> Vec<f64> {
-        let per_t = rows_per_t * k_out * a_out * m_out;
-        let mut out = vec![0.0f64; t_out * per_t];
-        if per_t > 0 {
-            let fill = |(t, dst): (usize, &mut [f64])| rows(t, dst, src, rows_per_t);
-            if parallel::worth_parallel(t_out, out.len()) {
-                parallel::install(|| out.par_chunks_mut(per_t).enumerate().for_each(fill));
-            } else {
-                out.chunks_mut(per_t).enumerate().for_each(fill);
-            }
-        }
-        out
-    };
-    let out = Accumulated {
-        precision: assemble(r_out, |b| &b.precision),
-        recall: assemble(1, |b| &b.recall),
-        scores: assemble(r_out, |b| &b.scores),
-    };
-    Ok(out)
+        sinks
+            .iter_mut()
+            .zip(&p.k_list)
+            .for_each(|(sink, &k0)| one(sink, k0));
+    }
+    drop(sinks);
+    Ok(Accumulated {
+        precision,
+        recall,
+        scores,
+    })
 }
 
 /// The detections kept at one `maxDets`, in score order: for each, its cell (position in the
@@ -403,7 +472,7 @@ impl Pick {
     /// thresholds side by side, so each detection costs one read); true positives are rare
     /// (at most the ground truth), so the per-threshold lists stay short.
     fn walk(&self, nt: usize, sources: &[&[u8]], scratch: &mut Scratch) {
-        let Scratch { walks, fp } = scratch;
+        let Scratch { walks, fp, .. } = scratch;
         if walks.len() < nt {
             walks.resize_with(nt, Walk::default);
         }
@@ -437,6 +506,9 @@ impl Pick {
 struct Scratch {
     /// One per threshold.
     walks: Vec<Walk>,
+    /// One column's precision and scores, over the recall thresholds.
+    q: Vec<f64>,
+    s: Vec<f64>,
     /// False positives so far, per threshold.
     fp: Vec<u32>,
 }
