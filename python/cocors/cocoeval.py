@@ -373,10 +373,11 @@ class COCOeval:
                     t = np.where(iouThr == p.iouThrs)[0]
                     s = s[t]
                 s = s[:, :, aind, mind]
-            if len(s[s > -1]) == 0:
+            kept = s[s > -1]  # selected once (pycocotools selects twice)
+            if len(kept) == 0:
                 mean_s = -1
             else:
-                mean_s = np.mean(s[s > -1])
+                mean_s = np.mean(kept)
             print(iStr.format(titleStr, typeStr, iouStr, areaRng, maxDets, mean_s))
             return mean_s
 

@@ -549,57 +549,52 @@ impl Index {
         let segs = self.member_of(Kind::Annotations, rows, "segmentation")?;
         segs.into_iter()
             .zip(rows)
-            .map(|(seg, &row)| {
-                let name = || format!("annotations[{row}] (id {})", self.annotations.ids.get(row));
-                let seg = seg.ok_or_else(|| Error::Schema {
-                    path: self.source.path_text(),
-                    record: name(),
-                    field: "segmentation".into(),
-                    expected: "a 'segmentation' to make a mask of".into(),
-                })?;
-                segm::rle_of_member(&seg, h, w).map_err(|e| match e {
-                    Error::Schema {
-                        field, expected, ..
-                    } => Error::Schema {
-                        path: self.source.path_text(),
-                        record: name(),
-                        field,
-                        expected,
-                    },
-                    other => other.at_item(row),
-                })
-            })
+            .map(|(seg, &row)| self.rle_of_row(row, seg, h, w))
             .collect()
     }
 
-    /// `annToRLE` of annotation `rows` (any images; each rasterised at its image's size),
-    /// images in parallel.
+    /// The RLE of annotation `row`'s segmentation `seg` (None: it has none) at `h` x `w`,
+    /// errors naming the record.
+    fn rle_of_row(&self, row: usize, seg: Option<json::Member>, h: u64, w: u64) -> Result<Rle> {
+        let name = || format!("annotations[{row}] (id {})", self.annotations.ids.get(row));
+        let seg = seg.ok_or_else(|| Error::Schema {
+            path: self.source.path_text(),
+            record: name(),
+            field: "segmentation".into(),
+            expected: "a 'segmentation' to make a mask of".into(),
+        })?;
+        segm::rle_of_member(&seg, h, w).map_err(|e| match e {
+            Error::Schema {
+                field, expected, ..
+            } => Error::Schema {
+                path: self.source.path_text(),
+                record: name(),
+                field,
+                expected,
+            },
+            other => other.at_item(row),
+        })
+    }
+
+    /// `annToRLE` of annotation `rows` (any images; each rasterised at its image's size): the
+    /// records read in the order of `rows`, in batches and in parallel, each segmentation
+    /// rasterised as soon as it is parsed (a file's polygons are never all held at once).
+    /// Reading image by image instead cost a read per record (records of an image lie apart).
     pub fn annotation_rles(&self, rows: &[usize]) -> Result<Vec<Rle>> {
-        let mut by_image: Vec<(i64, usize)> = rows
-            .iter()
-            .enumerate()
-            .map(|(p, &r)| (self.ann.image_id.get(r), p))
-            .collect();
-        by_image.sort_by_key(|&(img, _)| img);
-        let groups: Vec<&[(i64, usize)]> = by_image.chunk_by(|a, b| a.0 == b.0).collect();
-        let one = |g: &&[(i64, usize)]| -> Result<Vec<Rle>> {
-            let (h, w) = self.image_size(g[0].0)?;
-            let rs: Vec<usize> = g.iter().map(|&(_, p)| rows[p]).collect();
-            self.rles(&rs, h, w)
-        };
-        let made: Vec<Result<Vec<Rle>>> =
-            if crate::parallel::worth_parallel(groups.len(), rows.len() * 500) {
-                crate::parallel::install(|| groups.par_iter().map(one).collect())
-            } else {
-                groups.iter().map(one).collect()
-            };
-        let mut out: Vec<Option<Rle>> = vec![None; rows.len()];
-        for (g, m) in groups.iter().zip(made) {
-            for (&(_, p), rle) in g.iter().zip(m?) {
-                out[p] = Some(rle);
-            }
-        }
-        Ok(out.into_iter().flatten().collect())
+        let batches = self.fold_rows_of(
+            Kind::Annotations,
+            rows,
+            Vec::new,
+            |acc: &mut Vec<Result<Rle>>, r, b| {
+                let seg = json::parse_numeric_members(b, &["segmentation"])?.pop().flatten();
+                let rle = self
+                    .image_size(self.ann.image_id.get(r))
+                    .and_then(|(h, w)| self.rle_of_row(r, seg, h, w));
+                acc.push(rle);
+                Ok(())
+            },
+        )?;
+        batches.into_iter().flatten().collect()
     }
 
     /// Image ids of the annotations of category `category_id` in file order
