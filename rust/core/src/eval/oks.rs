@@ -378,11 +378,10 @@ fn exp_all(parts: &mut [Exponents], exp: Exp<'_>, in_parallel: bool) -> Result<(
         rest = tail;
     }
     let one = |group: &mut [Exponents]| -> Result<()> {
-        let batch: Vec<f64> = group
+        let mut batch: Vec<f64> = group
             .iter()
             .flat_map(|(b, _)| b.iter().copied().filter(|&v| !underflows(v)))
             .collect();
-        let mut batch = batch;
         // (Every value of a group may underflow: nothing to call `exp` on, but the zeros are
         // still written.)
         if !batch.is_empty() {

@@ -376,7 +376,8 @@ impl Index {
         rows: &[usize],
         parse: impl Fn(usize, &[u8]) -> json::Step<T> + Sync,
     ) -> Result<Vec<T>> {
-        let batches = self.fold_rows_of(kind, rows, Vec::new, |out: &mut Vec<T>, r, b| {
+        let new = |rows: usize, _| Vec::with_capacity(rows);
+        let batches = self.fold_rows_of(kind, rows, new, |out: &mut Vec<T>, r, b| {
             out.push(parse(r, b)?);
             Ok(())
         })?;
@@ -388,13 +389,14 @@ impl Index {
     }
 
     /// Records `rows` of `kind` folded batch by batch: `fold(acc, row, bytes)` for each row
-    /// in the order given, into one accumulator (from `new`) per batch of rows read together;
-    /// the accumulators in order. Lets a reader put many records' values into one buffer.
+    /// in the order given, into one accumulator (from `new(rows, bytes)`, the batch's row
+    /// count and byte length, to size it) per batch of rows read together; the accumulators
+    /// in order. Lets a reader put many records' values into one buffer.
     fn fold_rows_of<A: Send>(
         &self,
         kind: Kind,
         rows: &[usize],
-        new: impl Fn() -> A + Sync,
+        new: impl Fn(usize, usize) -> A + Sync,
         fold: impl Fn(&mut A, usize, &[u8]) -> json::Step<()> + Sync,
     ) -> Result<Vec<A>> {
         let table = self.table(kind);
@@ -430,7 +432,7 @@ impl Index {
         let one =
             |buf: &mut Vec<u8>, &(i, j, start, end): &(usize, usize, u64, u64)| -> Result<A> {
                 let bytes = self.source.read_into(start, end, buf)?;
-                let mut acc = new();
+                let mut acc = new(j - i, bytes.len());
                 for &r in &rows[i..j] {
                     let (s, e) = table.span(r);
                     let local = (s - start) as usize..(e - start) as usize;
@@ -483,7 +485,12 @@ impl Index {
         self.fold_rows_of(
             Kind::Annotations,
             rows,
-            KeypointsBatch::default,
+            // Room for a batch of people's keypoints without regrowing: a person's record
+            // takes ~800 bytes for 51 values (an overestimate stays untouched pages).
+            |rows, bytes| KeypointsBatch {
+                values: Vec::with_capacity(bytes / 8),
+                reads: Vec::with_capacity(rows),
+            },
             |acc, r, b| {
                 let found = u32::try_from(r)
                     .ok()
@@ -584,7 +591,7 @@ impl Index {
         let batches = self.fold_rows_of(
             Kind::Annotations,
             rows,
-            Vec::new,
+            |rows, _| Vec::with_capacity(rows),
             |acc: &mut Vec<Result<Rle>>, r, b| {
                 let seg = json::parse_numeric_members(b, &["segmentation"])?.pop().flatten();
                 let rle = self
