@@ -593,7 +593,9 @@ impl Index {
             rows,
             |rows, _| Vec::with_capacity(rows),
             |acc: &mut Vec<Result<Rle>>, r, b| {
-                let seg = json::parse_numeric_members(b, &["segmentation"])?.pop().flatten();
+                let seg = json::parse_numeric_members(b, &["segmentation"])?
+                    .pop()
+                    .flatten();
                 let rle = self
                     .image_size(self.ann.image_id.get(r))
                     .and_then(|(h, w)| self.rle_of_row(r, seg, h, w));
