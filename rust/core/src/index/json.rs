@@ -1653,6 +1653,77 @@ mod tests {
     }
 
     #[test]
+    fn random_number_lists_read_as_the_value_parse_reads_them() {
+        // Lists of generated number tokens (keypoint-like runs of 0 and short ints, decimals,
+        // exponents, negatives, leading zeros, spaces, a stray token): the number-list reader
+        // and its fast paths give the value parse's numbers bit for bit, or fail alike.
+        let mut rng = crate::test_rng::Rng::new(0x6b70_5f6c_6973_7473);
+        let tokens = [
+            "0",
+            "0",
+            "0",
+            "1",
+            "2",
+            "7",
+            "10",
+            "42",
+            "99",
+            "100",
+            "400",
+            "999",
+            "1000",
+            "12345",
+            "0.5",
+            "413.33",
+            "-0",
+            "-5",
+            "-12.25",
+            "1e2",
+            "3E1",
+            "2.5e-3",
+            "00",
+            "01",
+            "1.",
+            "-",
+            "a",
+            "1.0",
+            "0.0",
+            "18446744073709551616",
+            "1e400",
+        ];
+        for _ in 0..4000 {
+            let n = 1 + rng.below(12) as usize;
+            let mut text = String::from("{\"k\": [");
+            for i in 0..n {
+                if i > 0 {
+                    text.push_str([",", ",", ",", ", ", " ,"][rng.below(5) as usize]);
+                }
+                // Mostly valid tokens; the last ones of the list are malformed ones.
+                let pick = if rng.below(20) == 0 { tokens.len() } else { 22 };
+                text.push_str(tokens[rng.below(pick as u64) as usize]);
+            }
+            text.push_str("]}");
+            let bytes = text.as_bytes();
+            let fast = parse_numeric_members(bytes, &["k"]);
+            let generic = parse_members(bytes, &["k"]);
+            match (fast, generic) {
+                (Ok(mut f), Ok(mut g)) => match (f.remove(0), g.remove(0)) {
+                    (Some(Member::Numeric(Numeric::Numbers(xs))), Some(Value::Array(items))) => {
+                        let want: Vec<Option<u64>> =
+                            items.iter().map(|v| v.as_f64().map(f64::to_bits)).collect();
+                        let got: Vec<Option<u64>> = xs.iter().map(|x| Some(x.to_bits())).collect();
+                        assert_eq!(got, want, "{text}");
+                    }
+                    (Some(Member::Value(v)), Some(g)) => assert_eq!(v, g, "{text}"),
+                    (f, g) => unreachable!("{text}: {f:?} against {g:?}"),
+                },
+                (Err(f), Err(g)) => assert_eq!(f, g, "{text}"),
+                (f, g) => unreachable!("{text}: {f:?} against {g:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn skip_validated_ends_where_skip_value_ends() {
         let cases = [
             r#"[[1, 2, 3], [4.5, -6e2]] , "next""#,
