@@ -40,6 +40,27 @@ const BATCH_READ: u64 = 1 << 20;
 /// Most bytes of unwanted records a batch read may span between two wanted ones.
 const MAX_READ_GAP: u64 = 16 << 10;
 
+thread_local! {
+    /// The buffer batched reads of records go through on this thread. Kept rather than made
+    /// per batch: a fresh buffer is zeroed before the read fills it and, in a new process,
+    /// faults in every page (a fresh megabyte cost about a millisecond here, and reading a
+    /// file's records made one for most batches).
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's read buffer (taken out meanwhile, so a read nested in `f`, or
+/// one on a thread being torn down, gets a fresh one), and puts it back unless a record
+/// larger than a batch grew it past twice a batch.
+fn with_read_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    let mut buf = READ_BUFFER.try_with(|cell| cell.take()).unwrap_or_default();
+    let out = f(&mut buf);
+    if buf.len() as u64 <= 2 * BATCH_READ {
+        // (Fails only on a thread being torn down: the buffer is dropped then.)
+        let _ = READ_BUFFER.try_with(|cell| cell.set(buf));
+    }
+    out
+}
+
 /// Where the records of one array live and their ids.
 #[derive(Debug, Default)]
 pub struct Table {
@@ -428,25 +449,24 @@ impl Index {
             batches.push((i, j, start, end));
             i = j;
         }
-        // Each worker reads into one buffer of its own, batch after batch.
-        let one =
-            |buf: &mut Vec<u8>, &(i, j, start, end): &(usize, usize, u64, u64)| -> Result<A> {
-                let bytes = self.source.read_into(start, end, buf)?;
-                let mut acc = new(j - i, bytes.len());
-                for &r in &rows[i..j] {
-                    let (s, e) = table.span(r);
-                    let local = (s - start) as usize..(e - start) as usize;
-                    self.parsed(&bytes[local], s, |b| fold(&mut acc, r, b))?;
-                }
-                Ok(acc)
-            };
+        let one = |buf: &mut Vec<u8>, (i, j, start, end): (usize, usize, u64, u64)| -> Result<A> {
+            let bytes = self.source.read_into(start, end, buf)?;
+            let mut acc = new(j - i, bytes.len());
+            for &r in &rows[i..j] {
+                let (s, e) = table.span(r);
+                let local = (s - start) as usize..(e - start) as usize;
+                self.parsed(&bytes[local], s, |b| fold(&mut acc, r, b))?;
+            }
+            Ok(acc)
+        };
+        // Each thread reads into its own buffer, kept from call to call ([`with_read_buffer`]).
+        let each = |&b: &(usize, usize, u64, u64)| with_read_buffer(|buf| one(buf, b));
         let bytes: u64 = batches.iter().map(|b| b.3 - b.2).sum();
         let folded: Vec<Result<A>> =
             if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
-                crate::parallel::install(|| batches.par_iter().map_init(Vec::new, one).collect())
+                crate::parallel::install(|| batches.par_iter().map(each).collect())
             } else {
-                let mut buf = Vec::new();
-                batches.iter().map(|b| one(&mut buf, b)).collect()
+                batches.iter().map(each).collect()
             };
         folded.into_iter().collect()
     }
@@ -713,6 +733,27 @@ fn locate(source: &Source, e: Error) -> Error {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn read_buffers_are_kept_per_thread_unless_oversized() {
+        // Kept from one call to the next (its bytes too: a read overwrites what it uses).
+        with_read_buffer(|b| b.resize(1000, 7));
+        assert_eq!(with_read_buffer(|b| b.len()), 1000);
+        // A read nested in another gets a fresh buffer, and the outer one is kept.
+        let inner = with_read_buffer(|outer| {
+            outer.push(1);
+            with_read_buffer(|b| b.len())
+        });
+        assert_eq!(inner, 0);
+        assert_eq!(with_read_buffer(|b| b.len()), 1001);
+        // Grown past twice a batch (a record larger than a batch): dropped.
+        with_read_buffer(|b| b.resize(2 * BATCH_READ as usize + 1, 0));
+        assert_eq!(with_read_buffer(|b| b.len()), 0);
+        // Another thread has its own.
+        std::thread::spawn(|| assert_eq!(with_read_buffer(|b| b.len()), 0))
+            .join()
+            .unwrap();
+    }
 
     fn write(text: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::NamedTempFile::new().unwrap();
