@@ -98,7 +98,7 @@ impl<'a> Truth<'a> {
         }
     }
 
-    /// The box the distances of [`Self::squared_distance`] are measured from: that of the
+    /// The box the distances of [`Gathered::distances`] are measured from: that of the
     /// visible keypoints, or the grown box when none is visible; None where the bound of
     /// [`Far::boxes_far`] does not hold (a coordinate or `area + eps` not finite, or that
     /// not positive).
@@ -115,7 +115,9 @@ impl<'a> Truth<'a> {
     }
 
     /// `dx**2 + dy**2` of keypoint `j` of detection `d`, or None where numpy leaves it out
-    /// (not visible while the ground truth has visible keypoints).
+    /// (not visible while the ground truth has visible keypoints): the definition, which
+    /// [`Gathered::distances`] computes for all keypoints at once.
+    #[cfg(test)]
     fn squared_distance(&self, j: usize, d: &[f64]) -> Option<f64> {
         let (g, xd, yd) = (self.g, d[3 * j], d[3 * j + 1]);
         let (dx, dy) = if self.has_visible {
@@ -134,13 +136,87 @@ impl<'a> Truth<'a> {
 }
 
 /// Appends the (negated) exponents `-e` of one (detection, ground truth) pair, in the order
-/// numpy builds `e`.
+/// numpy builds `e`: the definition [`Gathered`] computes faster (and the tests' reference).
+#[cfg(test)]
 fn push_exponents(out: &mut Vec<f64>, vars: &[f64], truth: &Truth<'_>, d: &[f64]) {
     for (j, &var) in vars.iter().enumerate() {
         if let Some(q) = truth.squared_distance(j, d) {
             // `(dx**2 + dy**2) / vars / (area + eps) / 2`, negated for `np.exp(-e)`.
             out.push(-(q / var / truth.denom / 2.0));
         }
+    }
+}
+
+/// One ground truth as every pair with it reads it, gathered once (buffers reused from one
+/// ground truth to the next): the keypoints numpy uses (the visible ones, or all of them
+/// when none is visible), their variances and far thresholds ([`Far::thresholds`]), and the
+/// squared distances of the pair at hand. Per pair, the distances come first (no division);
+/// a far pair stops there, and the others divide them into exponents: the same operations,
+/// in the same order, as `Truth::squared_distance` and `push_exponents`.
+#[derive(Default)]
+struct Gathered {
+    used: Vec<usize>,
+    vars: Vec<f64>,
+    thresholds: Vec<f64>,
+    q: Vec<f64>,
+}
+
+impl Gathered {
+    /// Gathers `truth` (`far`: the test the thresholds are for, if any).
+    fn gather(&mut self, truth: &Truth<'_>, vars: &[f64], far: Option<&Far>) {
+        self.used.clear();
+        if truth.has_visible {
+            let visible = truth.g.chunks_exact(3).map(|t| visible(t[2]));
+            self.used
+                .extend(visible.enumerate().filter(|&(_, v)| v).map(|(j, _)| j));
+        } else {
+            self.used.extend(0..vars.len());
+        }
+        self.vars.clear();
+        self.vars.extend(self.used.iter().map(|&j| vars[j]));
+        self.thresholds.clear();
+        if let Some(f) = far {
+            f.thresholds(truth, &self.vars, &mut self.thresholds);
+        }
+    }
+
+    /// The squared distances of the pair with detection `d` (`dx**2 + dy**2` of each used
+    /// keypoint), into `self.q`.
+    fn distances(&mut self, truth: &Truth<'_>, d: &[f64]) {
+        self.q.clear();
+        let g = truth.g;
+        if truth.has_visible {
+            self.q.extend(self.used.iter().map(|&j| {
+                let (dx, dy) = (d[3 * j] - g[3 * j], d[3 * j + 1] - g[3 * j + 1]);
+                dx * dx + dy * dy
+            }));
+        } else {
+            self.q.extend(d.chunks_exact(3).map(|t| {
+                let (xd, yd) = (t[0], t[1]);
+                let dx = max0(truth.x0 - xd) + max0(xd - truth.x1);
+                let dy = max0(truth.y0 - yd) + max0(yd - truth.y1);
+                dx * dx + dy * dy
+            }));
+        }
+    }
+
+    /// Whether the distances prove the pair far: every one above its threshold (a NaN
+    /// distance is not). False without thresholds.
+    fn far_by_distances(&self) -> bool {
+        !self.thresholds.is_empty()
+            && !self.q.is_empty()
+            && self.q.iter().zip(&self.thresholds).all(|(&q, &t)| q > t)
+    }
+
+    /// Appends the pair's negated exponents (as `push_exponents` writes them).
+    fn push_exponents(&self, denom: f64, out: &mut Vec<f64>) {
+        // `(dx**2 + dy**2) / vars / (area + eps) / 2`, negated for `np.exp(-e)`.
+        out.extend(
+            self.q
+                .iter()
+                .zip(&self.vars)
+                .map(|(&q, &var)| -(q / var / denom / 2.0)),
+        );
     }
 }
 
@@ -209,9 +285,31 @@ impl Far {
         bound > self.limit
     }
 
-    /// Whether exponents `-e` (as [`push_exponents`] writes them) make a far pair.
+    /// Whether exponents `-e` (as `push_exponents` writes them) make a far pair.
     fn exponents_far(&self, negated: &[f64]) -> bool {
         !negated.is_empty() && negated.iter().all(|&v| v < -self.limit)
+    }
+
+    /// Per used keypoint (variance `var_j`), a squared distance above which `e_j > limit`
+    /// holds as `e_j` is computed: `limit * 2 * var_j * (area + eps) * (1 + 1e-9)`. `e_j` is
+    /// `q / var_j / denom / 2`: three roundings of relative error at most 2^-53 each (the
+    /// halving is exact), and the product here four more, so `q > threshold` gives
+    /// `e_j >= limit * (1 + 1e-9) * (1 - 8 * 2^-53) > limit`. Into `out`, left empty where a
+    /// threshold is not a normal number (0, subnormal, infinite or NaN: the bound needs
+    /// normal values) or `area + eps` is not positive and finite: the exponents decide then.
+    fn thresholds(&self, truth: &Truth<'_>, vars: &[f64], out: &mut Vec<f64>) {
+        out.clear();
+        if !(truth.denom > 0.0 && truth.denom.is_finite()) {
+            return;
+        }
+        let scale = self.limit * 2.0;
+        out.extend(
+            vars.iter()
+                .map(|&var| scale * var * truth.denom * (1.0 + 1e-9)),
+        );
+        if !out.iter().all(|t| t.is_normal()) {
+            out.clear();
+        }
     }
 }
 
@@ -289,8 +387,10 @@ impl<'a> Sides<'a> {
     }
 
     /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
-    /// leaving out the pairs `far` finds far (`d_extents`: each detection row's box, for
-    /// its test; empty without one).
+    /// appended to `out` with each pair's count, leaving out the pairs `far` finds far
+    /// (`d_extents`: each detection row's box, for its test; empty without one). A cell
+    /// without ground truth or without detections has no pairs.
+    #[allow(clippy::too_many_arguments)]
     fn exponents(
         &self,
         cell: &Cell,
@@ -298,11 +398,13 @@ impl<'a> Sides<'a> {
         dt: &Anns,
         far: Option<&Far>,
         d_extents: &[Option<Extent>],
-    ) -> Result<Exponents> {
+        gathered: &mut Gathered,
+        out: &mut Exponents,
+    ) -> Result<()> {
         let k = self.vars.len();
-        let (mut buf, mut lens) = (Vec::new(), Vec::new());
+        let (buf, lens) = out;
         if cell.gt.is_empty() || cell.dt.is_empty() {
-            return Ok((buf, lens));
+            return Ok(());
         }
         // Every pair needs 3k values on both sides; the error names the row computeOks
         // would fail on first (ground truth outer, detections inner).
@@ -326,14 +428,11 @@ impl<'a> Sides<'a> {
             let d = cell.dt[i] as usize;
             return Err(wrong("detection", d, dt.id[d], dts[i].len()));
         }
-        // Room for each detection near one ground truth (most pairs of a crowded image are
-        // far): growing from empty costs a few reallocations a cell.
-        buf.reserve(k * cell.gt.len().max(cell.dt.len()));
-        lens.reserve(cell.gt.len() * cell.dt.len());
         for (&g, gv) in cell.gt.iter().zip(&gts) {
             let g = g as usize;
             let truth = Truth::new(gv, &self.gboxes[g], gt.area[g]);
             let g_extent = far.and_then(|_| truth.extent());
+            gathered.gather(&truth, &self.vars, far);
             for (di, dv) in dts.iter().enumerate() {
                 let d_extent = d_extents.get(cell.dt[di] as usize);
                 if let (Some(f), Some(ge), Some(Some(de))) = (far, &g_extent, d_extent) {
@@ -342,8 +441,15 @@ impl<'a> Sides<'a> {
                         continue;
                     }
                 }
+                // Most pairs the boxes keep (a stray keypoint widens a detection's box) are
+                // still far: told from the distances, before any division.
+                gathered.distances(&truth, dv);
+                if gathered.far_by_distances() {
+                    lens.push(FAR);
+                    continue;
+                }
                 let before = buf.len();
-                push_exponents(&mut buf, &self.vars, &truth, dv);
+                gathered.push_exponents(truth.denom, buf);
                 if far.is_some_and(|f| f.exponents_far(&buf[before..])) {
                     buf.truncate(before);
                     lens.push(FAR);
@@ -352,7 +458,7 @@ impl<'a> Sides<'a> {
                 }
             }
         }
-        Ok((buf, lens))
+        Ok(())
     }
 }
 
@@ -447,26 +553,58 @@ pub(super) fn compute(
         }
         (Some(_), false) => (0..dt.len()).map(extent).collect(),
     };
-    // Each cell's exponents (cells in parallel), with the number each pair contributed.
-    let one = |cell: &Cell| sides.exponents(cell, gt, dt, far.as_ref(), &d_extents);
-    let parts: Vec<Result<Exponents>> = if parallel {
-        parallel::install(|| cells.par_iter().map(one).collect())
-    } else {
-        cells.iter().map(one).collect()
+    // The exponents of runs of cells (several runs per thread, for balance), each run into
+    // one buffer with the number each pair contributed: a buffer per cell was thousands of
+    // small allocations, and fresh pages, for a few dozen values each.
+    let per_run = cells.len().div_ceil(if parallel { 64 } else { 1 }).max(1);
+    let run = |gathered: &mut Gathered, run: &[Cell]| -> Result<Exponents> {
+        let mut out = (Vec::new(), Vec::new());
+        for cell in run {
+            sides.exponents(cell, gt, dt, far.as_ref(), &d_extents, gathered, &mut out)?;
+        }
+        Ok(out)
     };
+    let parts: Vec<Result<Exponents>> = if parallel {
+        parallel::install(|| {
+            cells
+                .par_chunks(per_run)
+                .map_init(Gathered::default, run)
+                .collect()
+        })
+    } else {
+        let mut gathered = Gathered::default();
+        cells
+            .chunks(per_run)
+            .map(|c| run(&mut gathered, c))
+            .collect()
+    };
+    // The first error in cell order (each run stops at its first).
     let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
     exp_all(&mut parts, exp, parallel)?;
-    let fill = |(cell, (values, lens)): (&mut Cell, &Exponents)| {
-        if cell.gt.is_empty() || cell.dt.is_empty() {
-            return;
+    // Each cell takes its pairs, G x D of them, from its run's in turn.
+    let fill = |(run, (values, lens)): (&mut [Cell], &Exponents)| {
+        let (mut at_value, mut at_pair) = (0, 0);
+        for cell in run {
+            if cell.gt.is_empty() || cell.dt.is_empty() {
+                continue;
+            }
+            let pairs = &lens[at_pair..at_pair + cell.gt.len() * cell.dt.len()];
+            let n: usize = pairs.iter().filter(|&&l| l != FAR).sum();
+            cell.ious = means(&values[at_value..at_value + n], pairs);
+            cell.oks_far = pairs.contains(&FAR);
+            at_pair += pairs.len();
+            at_value += n;
         }
-        cell.ious = means(values, lens);
-        cell.oks_far = lens.contains(&FAR);
     };
-    if parallel::worth_parallel(cells.len(), work) {
-        parallel::install(|| cells.par_iter_mut().zip(parts.par_iter()).for_each(fill));
+    if parallel {
+        parallel::install(|| {
+            cells
+                .par_chunks_mut(per_run)
+                .zip(parts.par_iter())
+                .for_each(fill)
+        });
     } else {
-        cells.iter_mut().zip(parts.iter()).for_each(fill);
+        cells.chunks_mut(per_run).zip(parts.iter()).for_each(fill);
     }
     Ok(())
 }
@@ -483,7 +621,16 @@ pub(super) fn cell_oks(
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(Vec::new());
     };
-    let mut parts = [sides.exponents(cell, gt, dt, None, &[])?];
+    let mut parts = [(Vec::new(), Vec::new())];
+    sides.exponents(
+        cell,
+        gt,
+        dt,
+        None,
+        &[],
+        &mut Gathered::default(),
+        &mut parts[0],
+    )?;
     exp_all(&mut parts, exp, false)?;
     let [(values, lens)] = &parts;
     Ok(means(values, lens).into_vec())
@@ -679,7 +826,7 @@ mod tests {
         let rng = std::cell::RefCell::new(crate::test_rng::Rng::new(0x0f4a_11e5));
         let next = |m: u64| rng.borrow_mut().below(m);
         let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
-        let (mut by_boxes, mut by_exponents, mut near) = (0, 0, 0);
+        let (mut by_boxes, mut by_exponents, mut by_distances, mut near) = (0, 0, 0, 0);
         for k in [1usize, 4, 5, 17] {
             let vars: Vec<f64> = (0..k)
                 .map(|j| (0.05 + 0.01 * j as f64).powi(2) * 4.0)
@@ -728,6 +875,19 @@ mod tests {
                 let mut e = Vec::new();
                 push_exponents(&mut e, &vars, &truth, &d);
                 let exact_far = far.exponents_far(&e);
+                // The gathered form computes the same exponents, bit for bit, and its
+                // distance test only finds pairs far that are.
+                let mut gathered = Gathered::default();
+                gathered.gather(&truth, &vars, Some(&far));
+                gathered.distances(&truth, &d);
+                let mut e2 = Vec::new();
+                gathered.push_exponents(truth.denom, &mut e2);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&e), bits(&e2), "{g:?} {d:?} {bb:?} {area}");
+                if gathered.far_by_distances() {
+                    assert!(exact_far, "{g:?} {d:?} {bb:?} {area} {e:?}");
+                    by_distances += 1;
+                }
                 let boxes = truth.extent().zip(Extent::of_detection(&d));
                 if boxes.is_some_and(|(ge, de)| far.boxes_far(&truth, &ge, &de)) {
                     assert!(exact_far, "{g:?} {d:?} {bb:?} {area} {e:?}");
@@ -745,8 +905,8 @@ mod tests {
             }
         }
         assert!(
-            by_boxes > 1000 && by_exponents > 200 && near > 1000,
-            "{by_boxes} {by_exponents} {near}"
+            by_boxes > 1000 && by_exponents > 200 && by_distances > 100 && near > 1000,
+            "{by_boxes} {by_exponents} {by_distances} {near}"
         );
     }
 
