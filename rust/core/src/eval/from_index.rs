@@ -84,6 +84,10 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                             at += n;
                             kp.push_range(at - n, at)
                         }
+                        KeypointsRead::Hidden(n) => {
+                            kp.push_hidden(n);
+                            true
+                        }
                         KeypointsRead::Other(Member::Numeric(Numeric::Numbers(v))) => {
                             kp.push(&v);
                             true

@@ -46,18 +46,46 @@ pub type Exp<'a> = &'a (dyn Fn(&mut [f64]) -> Result<()> + Sync);
 /// several buffers: a file-backed ground truth keeps the buffers its records were parsed
 /// into, in parallel, rather than copying every value into one (a serial pass, and as many
 /// fresh pages again, which cost more than the copy on a VM).
+///
+/// A ground truth with no visible keypoint may be kept as zeros of its length
+/// ([`Self::push_hidden`]): OKS reads only its visibility then.
 #[derive(Debug, Clone, Default)]
 pub struct Keypoints {
     buffers: Vec<Vec<f64>>,
-    /// Per annotation: its buffer and the range of its values there.
+    /// Per annotation: its buffer ([`HIDDEN`] for `zeros`) and the range of its values there.
     spans: Vec<(usize, usize, usize)>,
+    /// Zeros, as many as the longest hidden annotation's values.
+    zeros: Vec<f64>,
 }
+
+/// In [`Keypoints::spans`]: values read from `zeros`.
+const HIDDEN: usize = usize::MAX;
 
 impl Keypoints {
     /// Annotation `i`'s values.
     pub fn of(&self, i: usize) -> &[f64] {
         let (b, s, e) = self.spans[i];
-        &self.buffers[b][s..e]
+        if b == HIDDEN {
+            &self.zeros[s..e]
+        } else {
+            &self.buffers[b][s..e]
+        }
+    }
+
+    /// Whether any of `values` (x, y, v triples; a partial triple at the end is not one) is
+    /// a visible keypoint: `v > 0` (computeOks's `vg > 0`; NaN is not).
+    pub fn any_visible(values: &[f64]) -> bool {
+        values.chunks_exact(3).any(|t| t[2] > 0.0)
+    }
+
+    /// Appends a ground truth of `n` values without a visible keypoint, kept as `n` zeros
+    /// (shared): OKS measures such a ground truth from its box and reads nothing of its
+    /// keypoints but that none is visible, which zeros keep.
+    pub fn push_hidden(&mut self, n: usize) {
+        if self.zeros.len() < n {
+            self.zeros.resize(n, 0.0);
+        }
+        self.spans.push((HIDDEN, 0, n));
     }
 
     /// The number of annotations.
@@ -110,7 +138,9 @@ impl Keypoints {
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
         let values: usize = self.buffers.iter().map(|b| b.capacity() * 8).sum();
-        values + self.spans.capacity() * std::mem::size_of::<(usize, usize, usize)>()
+        values
+            + self.zeros.capacity() * 8
+            + self.spans.capacity() * std::mem::size_of::<(usize, usize, usize)>()
     }
 
     /// Releases the buffers' spare capacity (for keypoints kept as long as an index).
@@ -580,5 +610,42 @@ impl Cell {
         }
         self.ious = out;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keypoints;
+
+    #[test]
+    fn hidden_keypoints_read_as_zeros_of_their_length_between_kept_ones() {
+        let mut kp = Keypoints::default();
+        kp.push(&[1.0, 2.0, 2.0]);
+        kp.push_hidden(6);
+        kp.adopt(vec![5.0, 6.0, 1.0, 7.0, 8.0, 0.0]);
+        assert!(kp.push_range(0, 6));
+        kp.push_hidden(3);
+        assert_eq!(kp.len(), 4);
+        assert_eq!(kp.of(0), &[1.0, 2.0, 2.0]);
+        assert_eq!(kp.of(1), &[0.0; 6]);
+        assert_eq!(kp.of(2), &[5.0, 6.0, 1.0, 7.0, 8.0, 0.0]);
+        assert_eq!(kp.of(3), &[0.0; 3]);
+        // Visible is v > 0 in whole triples: NaN, 0, -0.0 and negatives are not, nor a
+        // partial triple's last value.
+        assert!(!Keypoints::any_visible(&[
+            1.0,
+            2.0,
+            f64::NAN,
+            3.0,
+            4.0,
+            -0.0,
+            5.0,
+            6.0
+        ]));
+        assert!(!Keypoints::any_visible(&[
+            1.0, 2.0, -1.0, 3.0, 4.0, 0.0, 5.0
+        ]));
+        assert!(Keypoints::any_visible(&[1.0, 2.0, 0.0, 3.0, 4.0, 1e-300]));
+        assert!(!kp.of(1).is_empty() && !Keypoints::any_visible(kp.of(1)));
     }
 }

@@ -87,7 +87,7 @@ struct Truth<'a> {
 
 /// Whether any of keypoints `g` (x, y, v triples) is visible (`k1 > 0` in computeOks).
 fn any_visible(g: &[f64]) -> bool {
-    g.chunks_exact(3).any(|t| visible(t[2]))
+    Keypoints::any_visible(g)
 }
 
 impl<'a> Truth<'a> {
