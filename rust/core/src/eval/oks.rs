@@ -484,54 +484,27 @@ impl<'a> Sides<'a> {
     }
 }
 
-/// `exp` (numpy's, through Python) over every cell's exponents, in place: cells gathered
-/// into groups of about 16k values, one call each, so that a few calls cover everything and
-/// no buffer the size of all of them is made. Underflowing exponents stay out of the groups
-/// and become 0. With `in_parallel`, groups go to `exp` from the pool's threads: numpy releases
-/// the GIL inside the ufunc's loop (its float64 `exp` is libm's, ~10 ns a value, unless the
-/// CPU has AVX-512F), so groups run on every core; the caller must not hold the GIL then.
-fn exp_all(parts: &mut [Exponents], exp: Exp<'_>, in_parallel: bool) -> Result<()> {
-    const GROUP: usize = 1 << 14;
-    // Consecutive parts of at most GROUP values together (a larger part alone).
-    let mut groups: Vec<&mut [Exponents]> = Vec::new();
-    let mut rest = parts;
-    while !rest.is_empty() {
-        let (mut end, mut n) = (1, rest[0].0.len());
-        while end < rest.len() && n + rest[end].0.len() <= GROUP {
-            n += rest[end].0.len();
-            end += 1;
-        }
-        let (head, tail) = std::mem::take(&mut rest).split_at_mut(end);
-        groups.push(head);
-        rest = tail;
+/// `exp` (numpy's, through Python) over `values`, in place, in one call: underflowing
+/// exponents stay out of it and become 0 (`batch`: the values handed over, a reused buffer).
+/// Called from the pool's threads during [`compute`]: numpy releases the GIL inside the
+/// ufunc's loop (its float64 `exp` is libm's, ~10 ns a value, unless the CPU has AVX-512F),
+/// so the runs' calls proceed on every core; the caller must not hold the GIL then.
+fn exp_in_place(values: &mut [f64], batch: &mut Vec<f64>, exp: Exp<'_>) -> Result<()> {
+    batch.clear();
+    batch.extend(values.iter().copied().filter(|&v| !underflows(v)));
+    // (Every value may underflow: nothing to call `exp` on, but the zeros are still written.)
+    if !batch.is_empty() {
+        exp(batch)?;
     }
-    let one = |group: &mut [Exponents]| -> Result<()> {
-        let mut batch: Vec<f64> = group
-            .iter()
-            .flat_map(|(b, _)| b.iter().copied().filter(|&v| !underflows(v)))
-            .collect();
-        // (Every value of a group may underflow: nothing to call `exp` on, but the zeros are
-        // still written.)
-        if !batch.is_empty() {
-            exp(&mut batch)?;
-        }
-        let mut done = batch.iter();
-        for (b, _) in group.iter_mut() {
-            for v in b.iter_mut() {
-                *v = if underflows(*v) {
-                    0.0
-                } else {
-                    done.next().copied().unwrap_or(f64::NAN)
-                };
-            }
-        }
-        Ok(())
-    };
-    if in_parallel && groups.len() > 1 {
-        parallel::install(|| groups.into_par_iter().try_for_each(one))
-    } else {
-        groups.into_iter().try_for_each(one)
+    let mut done = batch.iter();
+    for v in values.iter_mut() {
+        *v = if underflows(*v) {
+            0.0
+        } else {
+            done.next().copied().unwrap_or(f64::NAN)
+        };
     }
+    Ok(())
 }
 
 /// `np.sum(np.exp(-e)) / e.shape[0]` of each pair, D x G as computeOks's `ious[i, j]`; a far
@@ -591,39 +564,37 @@ pub(super) fn compute(
             (0..gt.len()).map(summary).collect(),
         ),
     };
-    // The exponents of runs of cells (several runs per thread, for balance), each run into
-    // one buffer with the number each pair contributed: a buffer per cell was thousands of
-    // small allocations, and fresh pages, for a few dozen values each.
-    let per_run = cells.len().div_ceil(if parallel { 64 } else { 1 }).max(1);
-    let run = |gathered: &mut Gathered, run: &[Cell]| -> Result<Exponents> {
-        let mut out = (Vec::new(), Vec::new());
-        for cell in run {
-            let tests = (d_extents.as_slice(), g_summaries.as_slice());
-            sides.exponents(cell, gt, dt, far.as_ref(), tests, gathered, &mut out)?;
-        }
-        Ok(out)
-    };
-    let parts: Vec<Result<Exponents>> = if parallel {
-        parallel::install(|| {
-            cells
-                .par_chunks(per_run)
-                .map_init(Gathered::default, run)
-                .collect()
+    // Runs of cells (several per thread, for balance), each done whole by one thread: its
+    // cells' exponents into the thread's buffer, one `exp` call over them, then each cell's
+    // pairs averaged into its `ious`. The exponents never leave the thread's cache or need
+    // fresh memory (they were a megabyte and a half of it on the benchmark's keypoints set,
+    // gathered in another pass for `exp`), and a run's call is large enough (several
+    // thousand values) to make the Python call's cost small.
+    let per_run = cells
+        .len()
+        .div_ceil(if parallel {
+            8 * parallel::num_threads()
+        } else {
+            1
         })
-    } else {
-        let mut gathered = Gathered::default();
-        cells
-            .chunks(per_run)
-            .map(|c| run(&mut gathered, c))
-            .collect()
-    };
-    // The first error in cell order (each run stops at its first).
-    let mut parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-    exp_all(&mut parts, exp, parallel)?;
-    // Each cell takes its pairs, G x D of them, from its run's in turn.
-    let fill = |(run, (values, lens)): (&mut [Cell], &Exponents)| {
+        .max(1);
+    let run = |scratch: &mut Scratch, run: &mut [Cell]| -> Result<()> {
+        let Scratch {
+            gathered,
+            exponents,
+            batch,
+        } = scratch;
+        exponents.0.clear();
+        exponents.1.clear();
+        let tests = (d_extents.as_slice(), g_summaries.as_slice());
+        for cell in run.iter() {
+            sides.exponents(cell, gt, dt, far.as_ref(), tests, gathered, exponents)?;
+        }
+        exp_in_place(&mut exponents.0, batch, exp)?;
+        // Each cell takes its pairs, G x D of them, in turn.
+        let (values, lens) = &*exponents;
         let (mut at_value, mut at_pair) = (0, 0);
-        for cell in run {
+        for cell in run.iter_mut() {
             if cell.gt.is_empty() || cell.dt.is_empty() {
                 continue;
             }
@@ -634,18 +605,32 @@ pub(super) fn compute(
             at_pair += pairs.len();
             at_value += n;
         }
+        Ok(())
     };
+    // The first error in cell order (each run stops at its first).
     if parallel {
-        parallel::install(|| {
+        let done: Vec<Result<()>> = parallel::install(|| {
             cells
                 .par_chunks_mut(per_run)
-                .zip(parts.par_iter())
-                .for_each(fill)
+                .map_init(Scratch::default, run)
+                .collect()
         });
+        done.into_iter().collect()
     } else {
-        cells.chunks_mut(per_run).zip(parts.iter()).for_each(fill);
+        let mut scratch = Scratch::default();
+        cells
+            .chunks_mut(per_run)
+            .try_for_each(|c| run(&mut scratch, c))
     }
-    Ok(())
+}
+
+/// One thread's buffers for [`compute`]'s runs: the gathered truth, a run's exponents with
+/// each pair's count, and the values handed to `exp`.
+#[derive(Default)]
+struct Scratch {
+    gathered: Gathered,
+    exponents: Exponents,
+    batch: Vec<f64>,
 }
 
 /// The exact OKS matrix of `cell` (D x G), every pair computed: what `ious` shows of a cell
@@ -671,8 +656,8 @@ pub(super) fn cell_oks(
         &mut Gathered::default(),
         &mut parts[0],
     )?;
-    exp_all(&mut parts, exp, false)?;
-    let [(values, lens)] = &parts;
+    let [(values, lens)] = &mut parts;
+    exp_in_place(values, &mut Vec::new(), exp)?;
     Ok(means(values, lens).into_vec())
 }
 
@@ -688,65 +673,36 @@ mod tests {
     }
 
     #[test]
-    fn exp_all_writes_zeros_where_everything_underflows() {
-        // A part of only underflowing exponents alone, then mixed parts: each value becomes
-        // its exp, and the underflowing ones never reach `exp`.
-        let mut parts = vec![
-            (vec![-6.8e16, -1e300], vec![2]),
-            (vec![-1.0, -800.0, f64::NAN], vec![3]),
-            (vec![], vec![]),
-            (vec![-745.0, -0.5], vec![2]),
-        ];
-        let mut seen = Vec::new();
-        let seen_cell = std::sync::Mutex::new(&mut seen);
-        exp_all(
-            &mut parts,
-            &|b: &mut [f64]| {
-                seen_cell.lock().unwrap().extend_from_slice(b);
-                libm_exp(b)
-            },
-            false,
-        )
-        .unwrap();
-        assert!(seen.iter().all(|&v| !underflows(v)));
-        assert_eq!(seen.len(), 4);
-        assert_eq!(parts[0].0, vec![0.0, 0.0]);
-        assert_eq!(parts[1].0[..2], [(-1.0f64).exp(), 0.0]);
-        assert!(parts[1].0[2].is_nan());
-        assert_eq!(parts[3].0, vec![(-745.0f64).exp(), (-0.5f64).exp()]);
-    }
-
-    #[test]
-    fn exp_all_in_parallel_groups_equals_each_value_alone() {
-        // ~60k values in 600 parts of 0-200 (NaN and underflowing ones among them): several
-        // groups, called from the pool; every value as `exp` alone gives it.
+    fn exp_in_place_skips_underflows_and_equals_each_value_alone() {
+        // Only underflowing values: exp is not called, zeros written.
+        let mut batch = Vec::new();
+        let mut all_under = vec![-6.8e16, -1e300];
+        let never = |_: &mut [f64]| -> Result<()> { Err(Error::Eval("called".into())) };
+        exp_in_place(&mut all_under, &mut batch, &never).unwrap();
+        assert_eq!(all_under, vec![0.0, 0.0]);
+        // Mixed values (NaN and underflowing ones among them): each as `exp` alone gives it,
+        // and no underflowing value reaches `exp`.
         let mut rng = crate::test_rng::Rng::new(0xe4b0);
-        let parts: Vec<Exponents> = (0..600)
-            .map(|_| {
-                let n = rng.below(201) as usize;
-                let v = (0..n)
-                    .map(|_| match rng.below(50) {
-                        0 => f64::NAN,
-                        1 => -1e300,
-                        _ => -(rng.below(800_000) as f64) / 1000.0,
-                    })
-                    .collect();
-                (v, vec![n])
+        let values: Vec<f64> = (0..5000)
+            .map(|_| match rng.below(50) {
+                0 => f64::NAN,
+                1 => -1e300,
+                2 => -746.0,
+                3 => -745.0,
+                _ => -(rng.below(800_000) as f64) / 1000.0,
             })
             .collect();
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let counted = |b: &mut [f64]| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seen = std::sync::Mutex::new(Vec::new());
+        let watched = |b: &mut [f64]| {
+            seen.lock().unwrap().extend_from_slice(b);
             libm_exp(b)
         };
-        let mut got = parts.clone();
-        exp_all(&mut got, &counted, true).unwrap();
-        assert!(calls.into_inner() > 2);
-        for ((g, _), (p, _)) in got.iter().zip(&parts) {
-            for (a, b) in g.iter().zip(p) {
-                let want = if underflows(*b) { 0.0 } else { b.exp() };
-                assert_eq!(a.to_bits(), want.to_bits());
-            }
+        let mut got = values.clone();
+        exp_in_place(&mut got, &mut batch, &watched).unwrap();
+        assert!(seen.into_inner().unwrap().iter().all(|&v| !underflows(v)));
+        for (a, b) in got.iter().zip(&values) {
+            let want = if underflows(*b) { 0.0 } else { b.exp() };
+            assert_eq!(a.to_bits(), want.to_bits());
         }
     }
 
