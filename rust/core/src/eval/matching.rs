@@ -282,6 +282,7 @@ fn match_general(
 ) {
     let (nd, nt) = (c.dt.len(), params.iou_thrs.len());
     matcher.new_cell();
+    let mut on_match: smallvec::SmallVec<[Option<u8>; 16]> = smallvec::SmallVec::new();
     for (a, &rng) in params.area_rng.iter().enumerate() {
         let block = &mut status[a * nt * nd..(a + 1) * nt * nd];
         // A detection left unmatched (or matched to a ground truth of id 0, which reads as
@@ -304,14 +305,22 @@ fn match_general(
             // Nothing matched at any threshold: every detection stays unmatched.
             continue;
         }
+        // What a match with each ground truth (position in `order`) makes of a detection:
+        // ignored, a true positive, or unchanged (id 0 reads as unmatched).
+        on_match.clear();
+        on_match.extend(m.ignore.iter().enumerate().map(|(j, &ignored)| {
+            if ignored {
+                Some(IGNORED)
+            } else if m.gt_id(c, gt, j as u32) != 0 {
+                Some(TRUE_POSITIVE)
+            } else {
+                None
+            }
+        }));
         for (t, matched) in m.matched.chunks_exact(nd).enumerate() {
             for (d, &j) in matched.iter().enumerate() {
-                if j != NONE {
-                    if m.ignore[j as usize] {
-                        block[d * nt + t] = IGNORED;
-                    } else if m.gt_id(c, gt, j) != 0 {
-                        block[d * nt + t] = TRUE_POSITIVE;
-                    }
+                if let Some(&Some(s)) = on_match.get(j as usize) {
+                    block[d * nt + t] = s;
                 }
             }
         }
