@@ -301,22 +301,29 @@ impl Far {
 
     /// Per used keypoint (variance `var_j`), a squared distance above which `e_j > limit`
     /// holds as `e_j` is computed: `limit * 2 * var_j * (area + eps) * (1 + 1e-9)`. `e_j` is
-    /// `q / var_j / denom / 2`: three roundings of relative error at most 2^-53 each (the
-    /// halving is exact), and the product here four more, so `q > threshold` gives
-    /// `e_j >= limit * (1 + 1e-9) * (1 - 8 * 2^-53) > limit`. Into `out`, left empty where a
-    /// threshold is not a normal number (0, subnormal, infinite or NaN: the bound needs
-    /// normal values) or `area + eps` is not positive and finite: the exponents decide then.
+    /// `q / var_j / denom / 2`: two roundings of relative error at most 2^-53 each (the
+    /// halving is exact), and the products here three more (and `1 + 1e-9` one), so
+    /// `q > threshold` gives `e_j >= limit * (1 + 1e-9) * (1 - 8 * 2^-53) > limit`. Those
+    /// error bounds hold for normal numbers only (a subnormal product can lose most of its
+    /// digits: a variance of 5e-324 did, in review): so every product here must be normal,
+    /// and `e_j`'s roundings then are too (`e_j > limit` makes its quotients large). Into
+    /// `out`, left empty otherwise, or where `area + eps` is not positive and finite: the
+    /// exponents decide then.
     fn thresholds(&self, truth: &Truth<'_>, vars: &[f64], out: &mut Vec<f64>) {
         out.clear();
         if !(truth.denom > 0.0 && truth.denom.is_finite()) {
             return;
         }
         let scale = self.limit * 2.0;
-        out.extend(
-            vars.iter()
-                .map(|&var| scale * var * truth.denom * (1.0 + 1e-9)),
-        );
-        if !out.iter().all(|t| t.is_normal()) {
+        let mut normal = scale.is_normal();
+        out.extend(vars.iter().map(|&var| {
+            let a = scale * var;
+            let b = a * truth.denom;
+            let t = b * (1.0 + 1e-9);
+            normal &= a.is_normal() && b.is_normal() && t.is_normal();
+            t
+        }));
+        if !normal {
             out.clear();
         }
     }
@@ -398,6 +405,34 @@ impl<'a> Sides<'a> {
         })
     }
 
+    /// Every pair of `cell` needs 3k values on both sides: the error names the row
+    /// computeOks would fail on first (ground truth outer, detections inner).
+    fn check_lengths(&self, cell: &Cell, gt: &Anns, dt: &Anns) -> Result<()> {
+        let k = self.vars.len();
+        if cell.gt.is_empty() || cell.dt.is_empty() {
+            return Ok(());
+        }
+        let wrong = |what: &str, row: usize, id: i64, n: usize| {
+            Error::Eval(format!(
+                "{what} row {row} (id {id}) has {n} keypoint values; kpt_oks_sigmas needs {}",
+                3 * k
+            ))
+        };
+        let len_g = |i: usize| self.gk.of(cell.gt[i] as usize).len();
+        let len_d = |i: usize| self.dk.of(cell.dt[i] as usize).len();
+        let bad_g = (0..cell.gt.len()).find(|&i| len_g(i) != 3 * k);
+        let bad_d = (0..cell.dt.len()).find(|&i| len_d(i) != 3 * k);
+        if let Some(i) = bad_g.filter(|&i| i == 0 || bad_d.is_none()) {
+            let g = cell.gt[i] as usize;
+            return Err(wrong("ground-truth", g, gt.id[g], len_g(i)));
+        }
+        if let Some(i) = bad_d {
+            let d = cell.dt[i] as usize;
+            return Err(wrong("detection", d, dt.id[d], len_d(i)));
+        }
+        Ok(())
+    }
+
     /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
     /// appended to `out` with each pair's count, leaving out the pairs `far` finds far
     /// (`d_extents`: each detection row's box, for its test; `g_summaries`: each ground-truth
@@ -414,33 +449,15 @@ impl<'a> Sides<'a> {
         gathered: &mut Gathered,
         out: &mut Exponents,
     ) -> Result<()> {
-        let k = self.vars.len();
         let (buf, lens) = out;
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return Ok(());
         }
-        // Every pair needs 3k values on both sides; the error names the row computeOks
-        // would fail on first (ground truth outer, detections inner).
-        let wrong = |what: &str, row: usize, id: i64, n: usize| {
-            Error::Eval(format!(
-                "{what} row {row} (id {id}) has {n} keypoint values; kpt_oks_sigmas needs {}",
-                3 * k
-            ))
-        };
+        self.check_lengths(cell, gt, dt)?;
         let gts: smallvec::SmallVec<[&[f64]; 16]> =
             cell.gt.iter().map(|&g| self.gk.of(g as usize)).collect();
         let dts: smallvec::SmallVec<[&[f64]; 32]> =
             cell.dt.iter().map(|&d| self.dk.of(d as usize)).collect();
-        let bad_g = gts.iter().position(|v| v.len() != 3 * k);
-        let bad_d = dts.iter().position(|v| v.len() != 3 * k);
-        if let Some(i) = bad_g.filter(|&i| i == 0 || bad_d.is_none()) {
-            let g = cell.gt[i] as usize;
-            return Err(wrong("ground-truth", g, gt.id[g], gts[i].len()));
-        }
-        if let Some(i) = bad_d {
-            let d = cell.dt[i] as usize;
-            return Err(wrong("detection", d, dt.id[d], dts[i].len()));
-        }
         for (&g, gv) in cell.gt.iter().zip(&gts) {
             let g = g as usize;
             let (has_visible, g_extent) = match g_summaries.get(g) {
@@ -486,9 +503,10 @@ impl<'a> Sides<'a> {
 
 /// `exp` (numpy's, through Python) over `values`, in place, in one call: underflowing
 /// exponents stay out of it and become 0 (`batch`: the values handed over, a reused buffer).
-/// Called from the pool's threads during [`compute`]: numpy releases the GIL inside the
-/// ufunc's loop (its float64 `exp` is libm's, ~10 ns a value, unless the CPU has AVX-512F),
-/// so the runs' calls proceed on every core; the caller must not hold the GIL then.
+/// When [`compute`] runs in parallel it is called from the pool's threads: numpy releases the
+/// GIL inside the ufunc's loop (its float64 `exp` is libm's, ~10 ns a value, unless the CPU
+/// has AVX-512F), so the runs' calls proceed on every core; the caller must not hold the GIL
+/// then.
 fn exp_in_place(values: &mut [f64], batch: &mut Vec<f64>, exp: Exp<'_>) -> Result<()> {
     batch.clear();
     batch.extend(values.iter().copied().filter(|&v| !underflows(v)));
@@ -551,6 +569,24 @@ pub(super) fn compute(
         let truth = Truth::new(kps, &sides.gboxes[g], gt.area[g], has_visible);
         (has_visible, truth.extent())
     };
+    // Only the rows of cells with pairs (an evaluation of a few images of a large file reads
+    // a few of its rows).
+    let (mut g_used, mut d_used) = (vec![false; gt.len()], vec![false; dt.len()]);
+    for c in cells
+        .iter()
+        .filter(|c| !c.gt.is_empty() && !c.dt.is_empty())
+    {
+        c.gt.iter().for_each(|&g| g_used[g as usize] = true);
+        c.dt.iter().for_each(|&d| d_used[d as usize] = true);
+    }
+    let extent = |d: usize| d_used[d].then(|| extent(d)).flatten();
+    let summary = |g: usize| {
+        if g_used[g] {
+            summary(g)
+        } else {
+            (false, None)
+        }
+    };
     let (d_extents, g_summaries): (Vec<Option<Extent>>, Vec<GtSummary>) = match (&far, parallel) {
         (None, _) => (Vec::new(), Vec::new()),
         (Some(_), true) => parallel::install(|| {
@@ -564,6 +600,11 @@ pub(super) fn compute(
             (0..gt.len()).map(summary).collect(),
         ),
     };
+    // Every cell's lengths checked before any `exp` call, so that the error a bad length
+    // gives does not depend on how the cells are split into runs.
+    for c in cells.iter() {
+        sides.check_lengths(c, gt, dt)?;
+    }
     // Runs of cells (several per thread, for balance), each done whole by one thread: its
     // cells' exponents into the thread's buffer, one `exp` call over them, then each cell's
     // pairs averaged into its `ious`. The exponents never leave the thread's cache or need
@@ -812,6 +853,59 @@ mod tests {
         let mut cells = super::super::cells::group(&coco, &gt2, &dt2);
         compute(&coco, &mut cells, &gt2, &dt2, &libm_exp).unwrap();
         assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
+    }
+
+    #[test]
+    fn distance_thresholds_hold_at_extreme_variances_and_areas() {
+        // Subnormal and huge variances, tiny and huge areas, distances on both sides of each
+        // threshold: a distance above its threshold always gives an exponent above the
+        // limit, as computed (a variance of 5e-324 with an area of 4.7e15 once broke this:
+        // the subnormal product lost a quarter of its value).
+        let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
+        let params = Params {
+            iou_type: IouType::Keypoints,
+            img_ids: vec![1],
+            cat_ids: vec![1],
+            use_cats: true,
+            iou_thrs: thrs,
+            area_rng: vec![[0.0, 1e10]],
+            max_det: 20,
+            kpt_oks_sigmas: Vec::new(),
+        };
+        let vars = [5e-324, 3e-320, 1e-310, 2.2e-308, 1e-300, 1e-5, 1.0, 1e300];
+        let areas = [1e-300, 0.5, 1e10, 4.7e15, 1e300];
+        let far = Far::new(&params, &vars).unwrap();
+        let mut rng = crate::test_rng::Rng::new(0x0005_ab0b);
+        let mut decided = 0;
+        for &area in &areas {
+            let g = [0.0, 0.0, 2.0];
+            let truth = Truth::new(&g, &[0.0, 0.0, 1.0, 1.0], area, true);
+            for &var in &vars {
+                let mut t = Vec::new();
+                far.thresholds(&truth, &[var], &mut t);
+                let Some(&threshold) = t.first() else {
+                    continue;
+                };
+                decided += 1;
+                for _ in 0..200 {
+                    // q within a few ulps of the threshold, or anywhere above it.
+                    let q = match rng.below(3) {
+                        0 => f64::from_bits(threshold.to_bits() + rng.below(64)),
+                        1 => threshold * (1.0 + rng.below(1000) as f64 * 1e-12),
+                        _ => threshold * (1.0 + rng.below(1000) as f64),
+                    };
+                    if q > threshold {
+                        let e = q / var / truth.denom / 2.0;
+                        assert!(e > far.limit, "var {var} area {area} q {q} e {e}");
+                    }
+                }
+            }
+            // A subnormal product gives no threshold.
+            let mut t = Vec::new();
+            far.thresholds(&truth, &[5e-324], &mut t);
+            assert!(t.is_empty(), "{area} {t:?}");
+        }
+        assert!(decided > 10, "{decided}");
     }
 
     #[test]

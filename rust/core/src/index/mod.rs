@@ -185,7 +185,8 @@ fn shrink<T>(mut v: Vec<T>) -> Vec<T> {
 /// How [`Index::annotation_keypoints`] read one record's `keypoints`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeypointsRead {
-    /// A non-empty list of numbers: the next this many values of its batch.
+    /// A non-empty list of numbers with a visible keypoint (some `v > 0`): the next this many
+    /// values of its batch.
     Numbers(usize),
     /// A non-empty list of this many numbers without a visible keypoint (no `v > 0` among
     /// its triples): its values are not kept, since OKS reads nothing of them but that
@@ -501,10 +502,12 @@ impl Index {
             .collect()
     }
 
-    /// The `keypoints` of annotation records `rows`, straight from where the scan found them
-    /// (records the scan could not place are walked): lists of numbers parsed into one
-    /// buffer per batch of records read together (no list per record), anything else as
-    /// [`json::numeric_member`] reads it. The batches in order; their reads are in row order.
+    /// The `keypoints` of ground-truth annotation records `rows`, for OKS, straight from where
+    /// the scan found them (records the scan could not place are walked): lists of numbers
+    /// parsed into one buffer per batch of records read together (no list per record), a
+    /// list without a visible keypoint only counted ([`KeypointsRead::Hidden`]), anything
+    /// else as [`json::numeric_member`] reads it. The batches in order; their reads are in
+    /// row order.
     pub fn annotation_keypoints(&self, rows: &[usize]) -> Result<Vec<KeypointsBatch>> {
         let places = &self.ann.keypoints;
         self.fold_rows_of(
