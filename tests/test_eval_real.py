@@ -377,6 +377,49 @@ def test_errors_are_clear():
         COCOeval(g, d, "boxes")
 
 
+def test_unlabelled_ground_truth_of_any_keypoint_list_equals_pycocotools(tmp_path):
+    """computeOks measures a ground truth with no visible keypoint from its box and never
+    reads its list, which may then be empty or of any length; one without `keypoints` fails
+    (KeyError there, EvalError here) where it has detections."""
+    gp, dp = keypoint_files(tmp_path, images=60)
+    gt = json.loads(gp.read_text())
+    people = gt["annotations"]
+    odd = [[], [0, 0, 0] * 5, [1, 2, 0, 3, 4, 0, 5], [7, 8, -1] * 18]
+    for n, ann in enumerate(people[:40]):
+        if n % 3 == 0:
+            ann["keypoints"] = odd[(n // 3) % len(odd)]
+            ann["num_keypoints"] = 0
+    gp.write_text(json.dumps(gt))
+    g_py, d_py, g, d = load_both(gp, dp)
+    run_both(g_py, d_py, g, d, "keypoints")
+    # The same ground truth as dicts (the path of a COCO built from a dict).
+    g_dict = quiet(lambda: cocors.COCO(json.loads(gp.read_text())))[0]
+    run_both(g_py, d_py, g_dict, quiet(lambda: g_dict.loadRes(str(dp)))[0], "keypoints")
+    # A list of the wrong length with a visible keypoint, or no list, where the image has
+    # detections: both fail.
+    from pycocotools.cocoeval import COCOeval as PyCOCOeval
+
+    with_dets = {x["image_id"] for x in json.loads(dp.read_text())}
+    target = next(a["id"] for n, a in enumerate(people) if n % 3 and a["image_id"] in with_dets)
+    for change in ("visible", "absent"):
+        doc = json.loads(gp.read_text())
+        ann = next(a for a in doc["annotations"] if a["id"] == target)
+        if change == "visible":
+            ann["keypoints"], ann["num_keypoints"] = [1, 2, 2, 3], 1
+        else:
+            del ann["keypoints"]
+        path = tmp_path / f"{change}.json"
+        path.write_text(json.dumps(doc))
+        g_py = quiet(lambda: PyCOCO(str(path)))[0]
+        theirs = PyCOCOeval(g_py, quiet(lambda: g_py.loadRes(str(dp)))[0], "keypoints")
+        with pytest.raises((KeyError, ValueError, IndexError)):
+            quiet(theirs.evaluate)
+        g = quiet(lambda: cocors.COCO(str(path)))[0]
+        ours = COCOeval(g, quiet(lambda: g.loadRes(str(dp)))[0], "keypoints")
+        with pytest.raises(cocors.EvalError, match="keypoint values"):
+            quiet(ours.evaluate)
+
+
 def test_keypoint_length_mismatch_is_an_error():
     gk = quiet(lambda: cocors.COCO(str(KP[0][0])))[0]
     with open(KP[0][1]) as f:

@@ -100,7 +100,7 @@ pub fn from_index(idx: &Index, rows: &[usize], kind: IouType) -> Result<Anns> {
                             true
                         }
                         KeypointsRead::Absent => {
-                            kp.push(&[]);
+                            kp.push_absent();
                             true
                         }
                         KeypointsRead::Other(_) => {

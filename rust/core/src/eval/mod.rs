@@ -60,16 +60,29 @@ pub struct Keypoints {
 
 /// In [`Keypoints::spans`]: values read from `zeros`.
 const HIDDEN: usize = usize::MAX;
+/// In [`Keypoints::spans`]: no `keypoints` at all (no values).
+const ABSENT: usize = usize::MAX - 1;
 
 impl Keypoints {
     /// Annotation `i`'s values.
     pub fn of(&self, i: usize) -> &[f64] {
         let (b, s, e) = self.spans[i];
-        if b == HIDDEN {
-            &self.zeros[s..e]
-        } else {
-            &self.buffers[b][s..e]
+        match b {
+            HIDDEN => &self.zeros[s..e],
+            ABSENT => &[],
+            _ => &self.buffers[b][s..e],
         }
+    }
+
+    /// Whether annotation `i` has no `keypoints` at all ([`Self::push_absent`]).
+    pub fn is_absent(&self, i: usize) -> bool {
+        self.spans[i].0 == ABSENT
+    }
+
+    /// Appends an annotation without `keypoints` (no values; computeOks fails on it with a
+    /// KeyError, where an empty list works).
+    pub fn push_absent(&mut self) {
+        self.spans.push((ABSENT, 0, 0));
     }
 
     /// Whether any of `values` (x, y, v triples; a partial triple at the end is not one) is
@@ -647,5 +660,11 @@ mod tests {
         ]));
         assert!(Keypoints::any_visible(&[1.0, 2.0, 0.0, 3.0, 4.0, 1e-300]));
         assert!(!kp.of(1).is_empty() && !Keypoints::any_visible(kp.of(1)));
+        // No `keypoints` at all: no values, and told apart from an empty list.
+        kp.push_absent();
+        kp.push(&[]);
+        assert!(kp.of(4).is_empty() && kp.is_absent(4));
+        assert!(kp.of(5).is_empty() && !kp.is_absent(5));
+        assert!(!kp.is_absent(1) && !kp.is_absent(2));
     }
 }

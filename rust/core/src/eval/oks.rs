@@ -405,8 +405,10 @@ impl<'a> Sides<'a> {
         })
     }
 
-    /// Every pair of `cell` needs 3k values on both sides: the error names the row
-    /// computeOks would fail on first (ground truth outer, detections inner).
+    /// Every pair of `cell` needs 3k values on both sides, where computeOks reads them: a
+    /// ground truth without a visible keypoint is measured from its box, whatever its list
+    /// (even empty), but must have one (computeOks reads `gt['keypoints']`). The error names
+    /// the row computeOks would fail on first (ground truth outer, detections inner).
     fn check_lengths(&self, cell: &Cell, gt: &Anns, dt: &Anns) -> Result<()> {
         let k = self.vars.len();
         if cell.gt.is_empty() || cell.dt.is_empty() {
@@ -420,7 +422,11 @@ impl<'a> Sides<'a> {
         };
         let len_g = |i: usize| self.gk.of(cell.gt[i] as usize).len();
         let len_d = |i: usize| self.dk.of(cell.dt[i] as usize).len();
-        let bad_g = (0..cell.gt.len()).find(|&i| len_g(i) != 3 * k);
+        let bad_g = (0..cell.gt.len()).find(|&i| {
+            let g = cell.gt[i] as usize;
+            let values = self.gk.of(g);
+            self.gk.is_absent(g) || (values.len() != 3 * k && any_visible(values))
+        });
         let bad_d = (0..cell.dt.len()).find(|&i| len_d(i) != 3 * k);
         if let Some(i) = bad_g.filter(|&i| i == 0 || bad_d.is_none()) {
             let g = cell.gt[i] as usize;
