@@ -85,10 +85,15 @@ impl Keypoints {
         self.spans.push((ABSENT, 0, 0));
     }
 
+    /// Whether `v` marks a visible keypoint: computeOks's `vg > 0` (NaN is not).
+    pub fn visible(v: f64) -> bool {
+        v > 0.0
+    }
+
     /// Whether any of `values` (x, y, v triples; a partial triple at the end is not one) is
-    /// a visible keypoint: `v > 0` (computeOks's `vg > 0`; NaN is not).
+    /// a visible keypoint ([`Self::visible`]).
     pub fn any_visible(values: &[f64]) -> bool {
-        values.chunks_exact(3).any(|t| t[2] > 0.0)
+        values.chunks_exact(3).any(|t| Self::visible(t[2]))
     }
 
     /// Appends a ground truth of `n` values without a visible keypoint, kept as `n` zeros

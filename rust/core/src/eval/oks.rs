@@ -67,11 +67,6 @@ fn max0(v: f64) -> f64 {
     }
 }
 
-/// `vg > 0`: a labelled keypoint (NaN is not).
-fn visible(v: f64) -> bool {
-    v > 0.0
-}
-
 /// One ground truth as computeOks reads it: its keypoints (x, y, v triples), whether any is
 /// visible (`k1 > 0`), its `area + np.spacing(1)` and the box grown by its size on each side
 /// (`x0, x1, y0, y1`), used when none is visible.
@@ -85,13 +80,8 @@ struct Truth<'a> {
     y1: f64,
 }
 
-/// Whether any of keypoints `g` (x, y, v triples) is visible (`k1 > 0` in computeOks).
-fn any_visible(g: &[f64]) -> bool {
-    Keypoints::any_visible(g)
-}
-
 impl<'a> Truth<'a> {
-    /// The ground truth of keypoints `g` (`has_visible`: [`any_visible`] of them, passed in
+    /// The ground truth of keypoints `g` (`has_visible`: [`Keypoints::any_visible`] of them, passed in
     /// so that making a truth does not read its keypoints), box `bb` and area `area`.
     fn new(g: &'a [f64], bb: &[f64; 4], area: f64, has_visible: bool) -> Truth<'a> {
         Truth {
@@ -114,7 +104,7 @@ impl<'a> Truth<'a> {
             return None;
         }
         if self.has_visible {
-            let visible = self.g.chunks_exact(3).filter(|t| visible(t[2]));
+            let visible = self.g.chunks_exact(3).filter(|t| Keypoints::visible(t[2]));
             Extent::of(visible.map(|t| (t[0], t[1])))
         } else {
             Extent::of([(self.x0, self.y0), (self.x1, self.y1)].into_iter())
@@ -128,7 +118,7 @@ impl<'a> Truth<'a> {
     fn squared_distance(&self, j: usize, d: &[f64]) -> Option<f64> {
         let (g, xd, yd) = (self.g, d[3 * j], d[3 * j + 1]);
         let (dx, dy) = if self.has_visible {
-            if !visible(g[3 * j + 2]) {
+            if !Keypoints::visible(g[3 * j + 2]) {
                 return None;
             }
             (xd - g[3 * j], yd - g[3 * j + 1])
@@ -173,7 +163,7 @@ impl Gathered {
     fn gather(&mut self, truth: &Truth<'_>, vars: &[f64], far: Option<&Far>) {
         self.used.clear();
         if truth.has_visible {
-            let visible = truth.g.chunks_exact(3).map(|t| visible(t[2]));
+            let visible = truth.g.chunks_exact(3).map(|t| Keypoints::visible(t[2]));
             self.used
                 .extend(visible.enumerate().filter(|&(_, v)| v).map(|(j, _)| j));
         } else {
@@ -370,7 +360,7 @@ impl Extent {
     }
 }
 
-/// A ground-truth row's [`any_visible`] and [`Truth::extent`].
+/// A ground-truth row's [`Keypoints::any_visible`] and [`Truth::extent`].
 type GtSummary = (bool, Option<Extent>);
 
 /// One cell's exponents, and how many each (ground truth, detection) pair has ([`FAR`] for
@@ -405,6 +395,57 @@ impl<'a> Sides<'a> {
         })
     }
 
+    /// Each detection's box ([`Extent::of_detection`]) and each ground truth's visibility and
+    /// box ([`GtSummary`]), by row, for the rows of `cells` with pairs (a few images of a
+    /// large file read a few of its rows; the others stay None), in passes over the rows in
+    /// the order their keypoints lie in memory: cells read them in image order, scattered
+    /// through the rows, and each first read there missed the cache (a quarter of the
+    /// exponents' time on the benchmark's keypoints set). Then only the pairs the boxes keep
+    /// read keypoints in cell order.
+    fn far_tests(
+        &self,
+        cells: &[Cell],
+        gt: &Anns,
+        parallel: bool,
+    ) -> (Vec<Option<Extent>>, Vec<GtSummary>) {
+        let (mut g_used, mut d_used) = (vec![false; self.gboxes.len()], vec![false; self.dk.len()]);
+        for c in cells
+            .iter()
+            .filter(|c| !c.gt.is_empty() && !c.dt.is_empty())
+        {
+            c.gt.iter().for_each(|&g| g_used[g as usize] = true);
+            c.dt.iter().for_each(|&d| d_used[d as usize] = true);
+        }
+        let extent = |d: usize| {
+            d_used[d]
+                .then(|| Extent::of_detection(self.dk.of(d)))
+                .flatten()
+        };
+        let summary = |g: usize| -> GtSummary {
+            if !g_used[g] {
+                return (false, None);
+            }
+            let kps = self.gk.of(g);
+            let has_visible = Keypoints::any_visible(kps);
+            let truth = Truth::new(kps, &self.gboxes[g], gt.area[g], has_visible);
+            (has_visible, truth.extent())
+        };
+        let (nd, ng) = (d_used.len(), g_used.len());
+        if parallel {
+            parallel::install(|| {
+                rayon::join(
+                    || (0..nd).into_par_iter().map(extent).collect(),
+                    || (0..ng).into_par_iter().map(summary).collect(),
+                )
+            })
+        } else {
+            (
+                (0..nd).map(extent).collect(),
+                (0..ng).map(summary).collect(),
+            )
+        }
+    }
+
     /// Every pair of `cell` needs 3k values on both sides, where computeOks reads them: a
     /// ground truth without a visible keypoint is measured from its box, whatever its list
     /// (even empty), but must have one (computeOks reads `gt['keypoints']`). The error names
@@ -425,7 +466,7 @@ impl<'a> Sides<'a> {
         let bad_g = (0..cell.gt.len()).find(|&i| {
             let g = cell.gt[i] as usize;
             let values = self.gk.of(g);
-            self.gk.is_absent(g) || (values.len() != 3 * k && any_visible(values))
+            self.gk.is_absent(g) || (values.len() != 3 * k && Keypoints::any_visible(values))
         });
         let bad_d = (0..cell.dt.len()).find(|&i| len_d(i) != 3 * k);
         if let Some(i) = bad_g.filter(|&i| i == 0 || bad_d.is_none()) {
@@ -442,14 +483,13 @@ impl<'a> Sides<'a> {
     /// The exponents of every pair of `cell` (ground truth outer, as computeOks loops),
     /// appended to `out` with each pair's count, leaving out the pairs `far` finds far
     /// (`d_extents`: each detection row's box, for its test; `g_summaries`: each ground-truth
-    /// row's [`any_visible`] and [`Truth::extent`]; both empty without a test). A cell
-    /// without ground truth or without detections has no pairs.
-    #[allow(clippy::too_many_arguments)]
+    /// row's [`Keypoints::any_visible`] and [`Truth::extent`]; both empty without a test). A cell
+    /// without ground truth or without detections has no pairs. The caller has checked the
+    /// cell's lengths ([`Self::check_lengths`]).
     fn exponents(
         &self,
         cell: &Cell,
         gt: &Anns,
-        dt: &Anns,
         far: Option<&Far>,
         (d_extents, g_summaries): (&[Option<Extent>], &[GtSummary]),
         gathered: &mut Gathered,
@@ -459,7 +499,6 @@ impl<'a> Sides<'a> {
         if cell.gt.is_empty() || cell.dt.is_empty() {
             return Ok(());
         }
-        self.check_lengths(cell, gt, dt)?;
         let gts: smallvec::SmallVec<[&[f64]; 16]> =
             cell.gt.iter().map(|&g| self.gk.of(g as usize)).collect();
         let dts: smallvec::SmallVec<[&[f64]; 32]> =
@@ -468,7 +507,7 @@ impl<'a> Sides<'a> {
             let g = g as usize;
             let (has_visible, g_extent) = match g_summaries.get(g) {
                 Some(&(v, e)) => (v, e),
-                None => (any_visible(gv), None),
+                None => (Keypoints::any_visible(gv), None),
             };
             let truth = Truth::new(gv, &self.gboxes[g], gt.area[g], has_visible);
             // Gathered at the first pair the boxes keep: a truth all of whose pairs are far
@@ -563,54 +602,15 @@ pub(super) fn compute(
     let k = sides.vars.len();
     let work: usize = cells.iter().map(|c| c.gt.len() * c.dt.len() * k).sum();
     let parallel = parallel::worth_parallel(cells.len(), work);
-    // Each detection's box, and each ground truth's visibility and box, once, in passes over
-    // the rows in the order their keypoints lie in memory: cells read them in image order,
-    // scattered through the rows, and each first read there missed the cache (a quarter of
-    // the exponents' time on the benchmark's keypoints set). Now only the pairs the boxes
-    // keep read keypoints in cell order.
-    let extent = |d: usize| Extent::of_detection(sides.dk.of(d));
-    let summary = |g: usize| -> GtSummary {
-        let kps = sides.gk.of(g);
-        let has_visible = any_visible(kps);
-        let truth = Truth::new(kps, &sides.gboxes[g], gt.area[g], has_visible);
-        (has_visible, truth.extent())
-    };
-    // Only the rows of cells with pairs (an evaluation of a few images of a large file reads
-    // a few of its rows).
-    let (mut g_used, mut d_used) = (vec![false; gt.len()], vec![false; dt.len()]);
-    for c in cells
-        .iter()
-        .filter(|c| !c.gt.is_empty() && !c.dt.is_empty())
-    {
-        c.gt.iter().for_each(|&g| g_used[g as usize] = true);
-        c.dt.iter().for_each(|&d| d_used[d as usize] = true);
-    }
-    let extent = |d: usize| d_used[d].then(|| extent(d)).flatten();
-    let summary = |g: usize| {
-        if g_used[g] {
-            summary(g)
-        } else {
-            (false, None)
-        }
-    };
-    let (d_extents, g_summaries): (Vec<Option<Extent>>, Vec<GtSummary>) = match (&far, parallel) {
-        (None, _) => (Vec::new(), Vec::new()),
-        (Some(_), true) => parallel::install(|| {
-            rayon::join(
-                || (0..dt.len()).into_par_iter().map(extent).collect(),
-                || (0..gt.len()).into_par_iter().map(summary).collect(),
-            )
-        }),
-        (Some(_), false) => (
-            (0..dt.len()).map(extent).collect(),
-            (0..gt.len()).map(summary).collect(),
-        ),
-    };
-    // Every cell's lengths checked before any `exp` call, so that the error a bad length
-    // gives does not depend on how the cells are split into runs.
+    // Every cell's lengths checked before anything else, so that the error a bad length
+    // gives does not depend on how the cells are split into runs below.
     for c in cells.iter() {
         sides.check_lengths(c, gt, dt)?;
     }
+    let (d_extents, g_summaries) = match &far {
+        Some(_) => sides.far_tests(cells, gt, parallel),
+        None => (Vec::new(), Vec::new()),
+    };
     // Runs of cells (several per thread, for balance), each done whole by one thread: its
     // cells' exponents into the thread's buffer, one `exp` call over them, then each cell's
     // pairs averaged into its `ious`. The exponents never leave the thread's cache or need
@@ -635,7 +635,7 @@ pub(super) fn compute(
         exponents.1.clear();
         let tests = (d_extents.as_slice(), g_summaries.as_slice());
         for cell in run.iter() {
-            sides.exponents(cell, gt, dt, far.as_ref(), tests, gathered, exponents)?;
+            sides.exponents(cell, gt, far.as_ref(), tests, gathered, exponents)?;
         }
         exp_in_place(&mut exponents.0, batch, exp)?;
         // Each cell takes its pairs, G x D of them, in turn.
@@ -692,12 +692,12 @@ pub(super) fn cell_oks(
     let Some(sides) = Sides::of(params, gt, dt) else {
         return Ok(Vec::new());
     };
+    sides.check_lengths(cell, gt, dt)?;
     let mut parts = [(Vec::new(), Vec::new())];
     let no_tests = (&[][..], &[][..]);
     sides.exponents(
         cell,
         gt,
-        dt,
         None,
         no_tests,
         &mut Gathered::default(),
@@ -861,14 +861,9 @@ mod tests {
         assert!(!cells[0].oks_far && cells[0].ious[0].is_nan());
     }
 
-    #[test]
-    fn distance_thresholds_hold_at_extreme_variances_and_areas() {
-        // Subnormal and huge variances, tiny and huge areas, distances on both sides of each
-        // threshold: a distance above its threshold always gives an exponent above the
-        // limit, as computed (a variance of 5e-324 with an area of 4.7e15 once broke this:
-        // the subnormal product lost a quarter of its value).
-        let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
-        let params = Params {
+    /// Keypoint parameters with thresholds `thrs`, for [`Far::new`].
+    fn far_params(thrs: Vec<f64>) -> Params {
+        Params {
             iou_type: IouType::Keypoints,
             img_ids: vec![1],
             cat_ids: vec![1],
@@ -877,7 +872,17 @@ mod tests {
             area_rng: vec![[0.0, 1e10]],
             max_det: 20,
             kpt_oks_sigmas: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn distance_thresholds_hold_at_extreme_variances_and_areas() {
+        // Subnormal and huge variances, tiny and huge areas, distances on both sides of each
+        // threshold: a distance above its threshold always gives an exponent above the
+        // limit, as computed (a variance of 5e-324 with an area of 4.7e15 once broke this:
+        // the subnormal product lost a quarter of its value).
+        let thrs: Vec<f64> = (0..10).map(|i| 0.5 + 0.05 * f64::from(i)).collect();
+        let params = far_params(thrs);
         let vars = [5e-324, 3e-320, 1e-310, 2.2e-308, 1e-300, 1e-5, 1.0, 1e300];
         let areas = [1e-300, 0.5, 1e10, 4.7e15, 1e300];
         let far = Far::new(&params, &vars).unwrap();
@@ -927,16 +932,7 @@ mod tests {
             let vars: Vec<f64> = (0..k)
                 .map(|j| (0.05 + 0.01 * j as f64).powi(2) * 4.0)
                 .collect();
-            let params = Params {
-                iou_type: IouType::Keypoints,
-                img_ids: vec![1],
-                cat_ids: vec![1],
-                use_cats: true,
-                iou_thrs: thrs.clone(),
-                area_rng: vec![[0.0, 1e10]],
-                max_det: 20,
-                kpt_oks_sigmas: Vec::new(),
-            };
+            let params = far_params(thrs.clone());
             let far = Far::new(&params, &vars).unwrap();
             let coord = |spread: u64| -> f64 {
                 match next(60) {
@@ -967,7 +963,7 @@ mod tests {
                     next(50) as f64 - 5.0,
                 ];
                 let area = [0.0, -1.0, 1.0, 500.0, 20000.0][next(5) as usize];
-                let truth = Truth::new(&g, &bb, area, any_visible(&g));
+                let truth = Truth::new(&g, &bb, area, Keypoints::any_visible(&g));
                 let mut e = Vec::new();
                 push_exponents(&mut e, &vars, &truth, &d);
                 let exact_far = far.exponents_far(&e);

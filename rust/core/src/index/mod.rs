@@ -455,18 +455,19 @@ impl Index {
             batches.push((i, j, start, end));
             i = j;
         }
-        let one = |buf: &mut Vec<u8>, (i, j, start, end): (usize, usize, u64, u64)| -> Result<A> {
-            let bytes = self.source.read_into(start, end, buf)?;
-            let mut acc = new(j - i, bytes.len());
-            for &r in &rows[i..j] {
-                let (s, e) = table.span(r);
-                let local = (s - start) as usize..(e - start) as usize;
-                self.parsed(&bytes[local], s, |b| fold(&mut acc, r, b))?;
-            }
-            Ok(acc)
-        };
         // Each thread reads into its own buffer, kept from call to call ([`with_read_buffer`]).
-        let each = |&b: &(usize, usize, u64, u64)| with_read_buffer(|buf| one(buf, b));
+        let each = |&(i, j, start, end): &(usize, usize, u64, u64)| -> Result<A> {
+            with_read_buffer(|buf| {
+                let bytes = self.source.read_into(start, end, buf)?;
+                let mut acc = new(j - i, bytes.len());
+                for &r in &rows[i..j] {
+                    let (s, e) = table.span(r);
+                    let local = (s - start) as usize..(e - start) as usize;
+                    self.parsed(&bytes[local], s, |b| fold(&mut acc, r, b))?;
+                }
+                Ok(acc)
+            })
+        };
         let bytes: u64 = batches.iter().map(|b| b.3 - b.2).sum();
         let folded: Vec<Result<A>> =
             if crate::parallel::worth_parallel(batches.len(), bytes as usize / 8) {
