@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::json::decimal_digits;
+use super::json::{decimal_digits, PlainDecimal};
 
 /// An integer column stored in 32 bits per value. The few values that do not fit (COCO's crowd
 /// annotations have 12-digit ids) are kept aside by row, with `i32::MIN` in their place; once
@@ -316,6 +316,15 @@ pub fn decimal_code(text: &[u8]) -> Option<u32> {
         return None;
     }
     Some((places << 30) | digits as u32)
+}
+
+/// The [`decimal_code`] of a number read by [`plain_decimal`](super::json::plain_decimal).
+#[inline]
+pub fn plain_decimal_code(d: &PlainDecimal) -> Option<u32> {
+    if d.negative || d.places > 3 || d.digits > u64::from(MAX_DIGITS) {
+        return None;
+    }
+    Some(((d.places as u32) << 30) | d.digits as u32)
 }
 
 /// The code of a value whose text is not at hand (`1e2`, or a box set by `loadRes`): the

@@ -258,7 +258,20 @@ impl<'a> Lexer<'a> {
             _ => {}
         }
         let start = self.pos;
-        // The common form is found word at a time; the grammar walk decides the rest.
+        // The common form is read word at a time, digits and all (most numbers of a record).
+        if let Some(d) = plain_decimal(self.buf, start) {
+            self.pos = d.end;
+            if let Some(n) = d.number() {
+                return Ok(n);
+            }
+            // Too many digits for an exact division: the full parse below.
+            let text = std::str::from_utf8(&self.buf[start..d.end]).unwrap_or("");
+            return match text.parse::<f64>() {
+                Ok(f) => Ok(Number::Float(f)),
+                Err(_) => self.bad(start, "a number"),
+            };
+        }
+        // The grammar walk decides the rest.
         let (end, integer) = match plain_number_end(self.buf, start) {
             Some(end) => (end, None),
             None => {
@@ -344,6 +357,21 @@ impl<'a> Lexer<'a> {
         }
         self.pos = p + 1;
         Ok(escaped)
+    }
+
+    /// The key at `pos` (a '"') if it holds no escape, control or non-ASCII byte, found word at
+    /// a time and borrowed, the lexer moved past it; None, the lexer unmoved, for any other
+    /// key, which [`Lexer::string`] reads. Record keys are about a tenth of a scan.
+    #[inline]
+    pub fn plain_key(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos + 1;
+        let end = plain_string_bytes(self.buf, start);
+        // Every byte before `end` is plain, so a '"' there closes the key.
+        if self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        self.buf.get(start..end)
     }
 
     /// A string's content with escapes decoded (lone surrogates encoded as in WTF-8; the flag
@@ -878,6 +906,139 @@ pub fn plain_number_end(buf: &[u8], p: usize) -> Option<usize> {
     plain_number_end_bytewise(buf, p)
 }
 
+/// Powers of ten as integers, for joining digit runs.
+const POW10_INT: [u64; 17] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
+    100_000_000_000,
+    1_000_000_000_000,
+    10_000_000_000_000,
+    100_000_000_000_000,
+    1_000_000_000_000_000,
+    10_000_000_000_000_000,
+];
+
+/// A number in the common form `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most 16 digits on each
+/// side of the point and 19 in all, read by [`plain_decimal`]: its digits as one integer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlainDecimal {
+    /// Just past the number (`buf[end]` exists and cannot continue it).
+    pub end: usize,
+    pub negative: bool,
+    /// Every digit, the point ignored: `123.45` gives 12345.
+    pub digits: u64,
+    /// Digits after the point (0 without one).
+    pub places: usize,
+    pub point: bool,
+}
+
+impl PlainDecimal {
+    /// The value as Python's json reads it where that needs no full parse: an integer, or a
+    /// float whose digits are below 2^53 with at most 22 places. Then `digits / 10^places`
+    /// divides two exact doubles, and one IEEE division is correctly rounded: the very double
+    /// a correctly rounded parse gives (Clinger's fast path).
+    #[inline]
+    pub fn number(&self) -> Option<Number> {
+        if !self.point {
+            // At most 16 digits: within i64. "-0" is the integer 0, as in Python.
+            let v = self.digits as i64;
+            return Some(Number::Int(if self.negative { -v } else { v }));
+        }
+        if self.digits >= 1 << 53 {
+            return None;
+        }
+        let v = self.digits as f64 / POW10[self.places];
+        Some(Number::Float(if self.negative { -v } else { v }))
+    }
+}
+
+/// The ASCII digits at the start of the 8 bytes `w` (little endian, first byte first): how
+/// many, and their value. Eight digits are combined in three multiplications (pairs, fours,
+/// eights) instead of a chain of eight multiply-adds.
+#[inline]
+fn word_digits(w: u64) -> (usize, u64) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // High bit of each byte set where the byte is not an ASCII digit (see short_plain_number).
+    let low = w & !HIGH;
+    let at_least_colon = (low + 0x4646_4646_4646_4646) & HIGH;
+    let at_least_zero = (low + 0x5050_5050_5050_5050) & HIGH;
+    let non_digit = (w & HIGH) | at_least_colon | (!at_least_zero & HIGH);
+    let n = (non_digit.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return (0, 0);
+    }
+    // Digit values, moved up so that the n digits fill the top bytes and the bytes below read
+    // as leading zeros; the bytes from the first non-digit on (a borrow of the subtraction
+    // included) are shifted out.
+    let d = w.wrapping_sub(ZEROS) << (8 * (8 - n));
+    let d = (d.wrapping_mul(10 << 8).wrapping_add(d) >> 8) & 0x00FF_00FF_00FF_00FF;
+    let d = (d.wrapping_mul(100 << 16).wrapping_add(d) >> 16) & 0x0000_FFFF_0000_FFFF;
+    let d = d.wrapping_mul(10_000 << 32).wrapping_add(d) >> 32;
+    (n, d)
+}
+
+/// The run of 1 to 16 digits at `p` (length, value), or None (no digit, more than 16, or
+/// fewer than 8 or 16 bytes left in the window to read them a word at a time).
+#[inline]
+fn digit_run(buf: &[u8], p: usize) -> Option<(usize, u64)> {
+    let word = |at: usize| -> Option<u64> {
+        let w: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
+    };
+    let (n, v) = word_digits(word(p)?);
+    if n < 8 {
+        return (n > 0).then_some((n, v));
+    }
+    let (m, low) = word_digits(word(p + 8)?);
+    (m < 8).then(|| (8 + m, v * POW10_INT[m] + low))
+}
+
+/// The number at `p` if it has the common form of [`PlainDecimal`] and a byte after it that
+/// cannot continue it; None for anything else (an exponent, a leading zero, a malformed or
+/// very long number, the end of the window), which the grammar walk then decides. Reads the
+/// digits word at a time: numbers of a record (ids, areas, boxes) are a fifth of the scan.
+#[inline]
+pub fn plain_decimal(buf: &[u8], p: usize) -> Option<PlainDecimal> {
+    let negative = *buf.get(p)? == b'-';
+    let int_start = p + usize::from(negative);
+    let (int_len, int_digits) = digit_run(buf, int_start)?;
+    if int_len > 1 && buf[int_start] == b'0' {
+        return None;
+    }
+    let mut d = PlainDecimal {
+        end: int_start + int_len,
+        negative,
+        digits: int_digits,
+        places: 0,
+        point: false,
+    };
+    if *buf.get(d.end)? == b'.' {
+        let (frac_len, frac_digits) = digit_run(buf, d.end + 1)?;
+        if int_len + frac_len > 19 {
+            return None;
+        }
+        // Below 10^19 < 2^64: no overflow.
+        d.digits = int_digits * POW10_INT[frac_len] + frac_digits;
+        d.places = frac_len;
+        d.point = true;
+        d.end += 1 + frac_len;
+    }
+    match *buf.get(d.end)? {
+        b'e' | b'E' | b'.' => None,
+        _ => Some(d),
+    }
+}
+
 /// [`plain_number_end`] for a non-negative number that ends inside the 8 bytes `w`, found with
 /// word arithmetic instead of a loop over bytes: the first non-digit ends the integer part; if
 /// it is a '.', the next non-digit ends the fraction. Leading zeros, empty parts, an exponent
@@ -1326,6 +1487,104 @@ mod tests {
                 assert!(got >= start && (start..got).all(|i| !special(buf[i])));
             }
         }
+    }
+
+    #[test]
+    fn plain_decimals_equal_the_grammar_walk_and_the_full_parse() {
+        // Generated number texts around every boundary of the word-at-a-time reader (7, 8, 9,
+        // 15, 16, 17 digits a side, 19 in all, 2^53), with signs, leading zeros, exponents and
+        // stray bytes, then a terminator, more digits or the end of the window: whatever
+        // `plain_decimal` accepts ends where the grammar walk ends, reads as the full parse
+        // reads it (int or float, bit for bit) and codes as `decimal_code` codes its text; and
+        // `Lexer::number` gives the full parse's number for every text either way.
+        let mut rng = crate::test_rng::Rng::new(0x706c_6169_6e5f_6463);
+        let digits = |rng: &mut crate::test_rng::Rng, n: u64| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + rng.below(10) as u8))
+                .collect()
+        };
+        let lengths = [1, 1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 18, 20];
+        let mut accepted = 0;
+        for case in 0..60_000 {
+            let mut text = String::new();
+            if rng.below(4) == 0 {
+                text.push('-');
+            }
+            let int_len = lengths[rng.below(lengths.len() as u64) as usize];
+            let mut int = digits(&mut rng, int_len);
+            if rng.below(3) != 0 && int.starts_with('0') && int_len > 1 {
+                int.replace_range(..1, "1"); // mostly no leading zero
+            }
+            text.push_str(&int);
+            match rng.below(6) {
+                0 | 1 => {}
+                2 => text.push_str(&format!("e{}", rng.below(30))),
+                _ => {
+                    text.push('.');
+                    let frac_len = lengths[rng.below(lengths.len() as u64) as usize];
+                    text.push_str(&digits(&mut rng, frac_len));
+                    if rng.below(8) == 0 {
+                        text.push_str(["e-3", "E5", ".1", "."][rng.below(4) as usize]);
+                    }
+                }
+            }
+            if case % 1000 == 0 {
+                text = [
+                    "9007199254740993.0",
+                    "9007199254740992.5",
+                    "0.1",
+                    "-0.0",
+                    "-0",
+                ][(case / 1000) % 5]
+                    .to_string();
+            }
+            let number_len = text.len();
+            // What follows: a separator (often far enough for word reads), or the window end.
+            let tail = ["", ",", "]", ", 1, 2, 3, 4, 5", "}, {\"a\": 1}", " ,", "x"];
+            text.push_str(tail[rng.below(tail.len() as u64) as usize]);
+            let buf = text.as_bytes();
+            let literal = &text[..number_len];
+            let full: Option<Number> = if literal.contains(['.', 'e', 'E']) {
+                literal.parse::<f64>().ok().map(Number::Float)
+            } else {
+                literal.parse::<i64>().ok().map(Number::Int)
+            };
+            let grammar_end = Lexer::new(buf, 0, true).number_span().map(|(end, _)| end);
+            if let Some(d) = plain_decimal(buf, 0) {
+                accepted += 1;
+                assert_eq!(Ok(d.end), grammar_end, "{text}");
+                assert_eq!(d.end, number_len, "{text}");
+                if let Some(n) = d.number() {
+                    assert_eq!(Some(n), full, "{text}");
+                }
+                assert_eq!(
+                    crate::index::columns::plain_decimal_code(&d),
+                    crate::index::columns::decimal_code(literal.as_bytes()),
+                    "{text}"
+                );
+            }
+            let mut lx = Lexer::new(buf, 0, true);
+            let got = lx.number();
+            if grammar_end != Ok(number_len) {
+                // Not one JSON number (a leading zero, "1.", an exponent then "."): it ends
+                // early, for the caller to reject what follows, or fails.
+                assert!(got.is_err() || lx.pos < number_len, "{text}");
+                continue;
+            }
+            match (got, full) {
+                (Ok(Number::BigInt { .. }), None) => assert!(!literal.contains('.'), "{text}"),
+                (Ok(Number::Float(a)), Some(Number::Float(b))) => {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{text}")
+                }
+                (got, want) => match (got, want) {
+                    (Ok(a), Some(b)) => assert_eq!(a, b, "{text}"),
+                    (Err(_), _) => assert!(grammar_end.is_err(), "{text}"),
+                    (a, b) => unreachable!("{text}: {a:?} against {b:?}"),
+                },
+            }
+        }
+        // The fast reader took a good share of the cases (not all fall back).
+        assert!(accepted > 5_000, "{accepted}");
     }
 
     #[test]

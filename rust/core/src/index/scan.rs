@@ -23,8 +23,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use rayon::prelude::*;
 
-use super::columns::{code_value, decimal_code, BoxValue, Boxes, IntColumn, Offsets};
-use super::json::{plain_number_end, Lexer, Number, Step, Stop};
+use super::columns::{
+    code_value, decimal_code, plain_decimal_code, BoxValue, Boxes, IntColumn, Offsets,
+};
+use super::json::{plain_decimal, plain_number_end, Lexer, Number, Step, Stop};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -397,6 +399,13 @@ fn bbox_field(lx: &mut Lexer<'_>) -> Step<Option<BoxValue>> {
 /// The [`decimal_code`] of the number at `lx.pos`, taken from its text (the lexer moves past
 /// it), or None with the lexer left where it was.
 fn plain_code(lx: &mut Lexer<'_>) -> Step<Option<u32>> {
+    if let Some(d) = plain_decimal(lx.buf, lx.pos) {
+        let code = plain_decimal_code(&d);
+        if code.is_some() {
+            lx.pos = d.end;
+        }
+        return Ok(code);
+    }
     let end = match plain_number_end(lx.buf, lx.pos) {
         Some(end) => end,
         None => lx.number_span()?.0,
@@ -472,11 +481,18 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
                 expected: "a key (a string)",
             });
         }
-        let (key, _) = lx.string()?;
+        let escaped;
+        let key: &[u8] = match lx.plain_key() {
+            Some(key) => key,
+            None => {
+                escaped = lx.string()?.0;
+                &escaped
+            }
+        };
         lx.expect(b':', "':' after a key")?;
         // Each known field takes its value, or notes what is wrong with it (the last value of
         // a repeated key decides either way).
-        match (kind, &*key) {
+        match (kind, key) {
             // `loadRes` numbers the results itself: their ids are not read.
             (Kind::Images | Kind::Annotations | Kind::Categories, b"id") => {
                 let v = int_field(lx)?;
