@@ -541,6 +541,32 @@ fn positions<T>(v: &[T], pred: impl Fn(&T) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// The (id, row) order of a narrow column whose 32-bit values never decrease row by row, the
+/// values kept aside apart (COCO's annotations: increasing ids, and 12-digit crowd ids among
+/// them): those below every 32-bit value, the other rows in row order, then those above; only
+/// the few kept aside are sorted. None if a 32-bit value is below the one before it.
+fn order_around_aside(values: &[i32], big_rows: &[u32], big: &[i64]) -> Option<Vec<u32>> {
+    let mut last = None;
+    for &v in values.iter().filter(|&&v| v != ASIDE) {
+        if last.is_some_and(|l| v < l) {
+            return None;
+        }
+        last = Some(v);
+    }
+    // Values kept aside do not fit 32 bits or are `ASIDE` itself (i32::MIN): each lies below
+    // or above every value left in the column.
+    let mut aside: Vec<(i64, u32)> = big.iter().copied().zip(big_rows.iter().copied()).collect();
+    aside.sort_unstable();
+    let below = aside.partition_point(|&(v, _)| v <= i64::from(ASIDE));
+    let mut order = Vec::with_capacity(values.len());
+    order.extend(aside[..below].iter().map(|&(_, r)| r));
+    order.extend(
+        (0..values.len() as u32).filter(|&r| values.get(r as usize).is_some_and(|&v| v != ASIDE)),
+    );
+    order.extend(aside[below..].iter().map(|&(_, r)| r));
+    Some(order)
+}
+
 /// id -> row by binary search. When the ids are strictly increasing (the common case) the
 /// column itself is searched and nothing is stored; otherwise a permutation sorted by (id, row).
 /// With repeated ids the last row wins, as `d[id] = record` does in pycocotools.
@@ -559,6 +585,22 @@ impl IdLookup {
                 order: None,
                 duplicates: false,
             };
+        }
+        if let IntColumn::Narrow {
+            values,
+            big_rows,
+            big,
+        } = ids
+        {
+            if let Some(order) = order_around_aside(values, big_rows, big) {
+                let duplicates = order
+                    .windows(2)
+                    .any(|w| ids.get(w[0] as usize) == ids.get(w[1] as usize));
+                return IdLookup {
+                    order: Some(order),
+                    duplicates,
+                };
+            }
         }
         // Rows sorted by (id, row): equal ids keep row order, so the last of a run is the last
         // in the file, as a stable sort by id would leave it (an unstable sort is faster). A
@@ -980,6 +1022,56 @@ mod tests {
                     assert_eq!(lk.find(col, k), last, "case {case} id {k}");
                 }
                 assert_eq!(lk.has_duplicates(), keys.len() < n, "case {case}");
+            }
+        }
+    }
+
+    /// Non-decreasing ids with values kept aside among them (12-digit crowd ids, huge negatives,
+    /// i32::MIN itself, repeats of those) take the short way to their order; it finds what
+    /// the definition finds, and a column that stops increasing still takes the sort.
+    #[test]
+    fn lookup_around_values_kept_aside_equals_its_definition() {
+        let mut rng = crate::test_rng::Rng::new(0x0a51_de1d);
+        for case in 0..300 {
+            let n = rng.below(400) as usize;
+            let mut next = rng.below(5) as i64 - 2;
+            let aside = [
+                900_100_000_000,
+                900_100_000_001,
+                i64::from(i32::MIN),
+                -(1 << 40),
+                i64::MAX,
+                i64::MIN,
+            ];
+            let values: Vec<i64> = (0..n)
+                .map(|_| {
+                    if rng.below(8) == 0 {
+                        aside[rng.below(aside.len() as u64) as usize]
+                    } else {
+                        next += rng.below(3) as i64; // repeats too
+                        next
+                    }
+                })
+                .collect();
+            let mut values_unsorted = values.clone();
+            if n > 3 && case % 3 == 0 {
+                values_unsorted.swap(n / 2, n / 3); // may break the increase
+            }
+            for values in [values, values_unsorted] {
+                let col = IntColumn::from_vec(values.clone());
+                let lk = IdLookup::new(&col);
+                let probes = values
+                    .iter()
+                    .copied()
+                    .chain([next + 1, -5, 900_100_000_002]);
+                for k in probes {
+                    let last = values.iter().rposition(|&v| v == k);
+                    assert_eq!(lk.find(&col, k), last, "case {case} id {k}");
+                }
+                let mut distinct = values.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                assert_eq!(lk.has_duplicates(), distinct.len() < n, "case {case}");
             }
         }
     }

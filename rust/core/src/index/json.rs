@@ -121,6 +121,17 @@ impl<'a> Lexer<'a> {
     /// Skips whitespace and returns the next byte (not consumed).
     #[inline]
     pub fn peek(&mut self, expected: &'static str) -> Step<u8> {
+        // Compact JSON: the next byte is no whitespace (every JSON whitespace is below '!').
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b > b' ' {
+                return Ok(b);
+            }
+        }
+        self.peek_past_whitespace(expected)
+    }
+
+    #[inline(never)]
+    fn peek_past_whitespace(&mut self, expected: &'static str) -> Step<u8> {
         while let Some(&b) = self.buf.get(self.pos) {
             if !is_ws(b) {
                 return Ok(b);
@@ -446,8 +457,8 @@ impl<'a> Lexer<'a> {
     /// stack), so deep input cannot overflow the thread's stack; `depth` is the nesting the
     /// value sits at, for the depth limit.
     pub fn skip_value(&mut self, depth: usize) -> Step<()> {
-        // One bit per open container: 1 for an object. Levels past 128 live in `deep`.
-        let (mut bits, mut level, mut deep): (u128, usize, Vec<bool>) = (0, 0, Vec::new());
+        // One bit per open container: 1 for an object. Levels past 64 live in `deep`.
+        let (mut bits, mut level, mut deep): (u64, usize, Vec<bool>) = (0, 0, Vec::new());
         loop {
             // A value starts here.
             match self.peek("a value")? {
@@ -461,8 +472,8 @@ impl<'a> Lexer<'a> {
                     if self.peek("a value or a closing bracket")? == close {
                         self.pos += 1;
                     } else {
-                        if level < 128 {
-                            bits = (bits & !(1u128 << level)) | (u128::from(object) << level);
+                        if level < 64 {
+                            bits = (bits & !(1u64 << level)) | (u64::from(object) << level);
                         } else {
                             deep.push(object);
                         }
@@ -482,8 +493,8 @@ impl<'a> Lexer<'a> {
                 _ => {
                     self.skip_number()?;
                     let in_array = level > 0
-                        && if level <= 128 {
-                            bits & (1u128 << (level - 1)) == 0
+                        && if level <= 64 {
+                            bits & (1u64 << (level - 1)) == 0
                         } else {
                             !deep.last().copied().unwrap_or(false)
                         };
@@ -513,8 +524,8 @@ impl<'a> Lexer<'a> {
                 if level == 0 {
                     return Ok(());
                 }
-                let object = if level <= 128 {
-                    bits & (1u128 << (level - 1)) != 0
+                let object = if level <= 64 {
+                    bits & (1u64 << (level - 1)) != 0
                 } else {
                     deep.last().copied().unwrap_or(false)
                 };
@@ -533,7 +544,7 @@ impl<'a> Lexer<'a> {
                     }
                     b if b == close => {
                         self.pos += 1;
-                        if level > 128 {
+                        if level > 64 {
                             deep.pop();
                         }
                         level -= 1;
@@ -1979,6 +1990,100 @@ mod tests {
                 (Err(f), Err(g)) => assert_eq!(f, g, "{text}"),
                 (f, g) => unreachable!("{text}: {f:?} against {g:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn skip_value_checks_every_closer_at_any_depth() {
+        // Mixed objects and lists nested past the 64 levels kept in bits (the rest on a
+        // stack), up to the depth limit: a valid nest is skipped whole; one closer of the
+        // wrong kind at any level, or one level too many, is refused.
+        let mut rng = crate::test_rng::Rng::new(0x6465_6570);
+        for depth in [
+            1usize, 2, 63, 64, 65, 66, 127, 128, 129, 300, 999, 1000, 1001,
+        ] {
+            let objects: Vec<bool> = (0..depth).map(|_| rng.below(2) == 0).collect();
+            let nest = |wrong: Option<usize>| -> String {
+                let mut text = String::new();
+                for &object in &objects {
+                    text.push_str(if object { "{\"k\": [1, " } else { "[2, " });
+                }
+                text.push_str("3.5");
+                for (level, &object) in objects.iter().enumerate().rev() {
+                    let object = object != (wrong == Some(level));
+                    text.push_str(if object { "]}" } else { "]" });
+                }
+                text
+            };
+            // An object level is `{"k": [` and closes with `]}`: two containers.
+            let levels = objects
+                .iter()
+                .map(|&o| if o { 2 } else { 1 })
+                .sum::<usize>();
+            let valid = nest(None);
+            let mut lx = Lexer::new(valid.as_bytes(), 0, true);
+            let skipped = lx.skip_value(0);
+            if levels <= MAX_DEPTH {
+                assert_eq!(skipped, Ok(()), "depth {depth}");
+                assert_eq!(lx.pos, valid.len(), "depth {depth}");
+            } else {
+                assert!(matches!(skipped, Err(Stop::Bad { .. })), "depth {depth}");
+            }
+            let wrong_level = rng.below(depth as u64) as usize;
+            let wrong = nest(Some(wrong_level));
+            let mut lx = Lexer::new(wrong.as_bytes(), 0, true);
+            assert!(
+                matches!(lx.skip_value(0), Err(Stop::Bad { .. })),
+                "depth {depth}, wrong closer at {wrong_level}"
+            );
+        }
+        // Random trees that climb past 64 levels and come back down, again and again (the
+        // stack of deep levels emptied and refilled): skipped whole; any one closer swapped
+        // for the other kind is refused.
+        for _ in 0..40 {
+            let (mut text, mut closers, mut stack) = (String::new(), Vec::new(), Vec::new());
+            let (mut goal, mut climbs) = (70 + rng.below(60) as usize, 0);
+            loop {
+                // A value: a container while below the goal, else a number.
+                while stack.len() < goal {
+                    let object = rng.below(2) == 0;
+                    text.push_str(if object { "{\"k\": " } else { "[" });
+                    stack.push(object);
+                }
+                text.push('7');
+                // Close some levels, then go on with a sibling.
+                let down = 1 + rng.below(stack.len() as u64) as usize;
+                for _ in 0..down {
+                    let Some(object) = stack.pop() else { break };
+                    closers.push(text.len());
+                    text.push(if object { '}' } else { ']' });
+                }
+                if stack.is_empty() || climbs == 6 {
+                    while let Some(object) = stack.pop() {
+                        closers.push(text.len());
+                        text.push(if object { '}' } else { ']' });
+                    }
+                    break;
+                }
+                climbs += 1;
+                text.push_str(if stack.last() == Some(&true) {
+                    ", \"j\": "
+                } else {
+                    ", "
+                });
+                goal = stack.len() + 1 + rng.below(100) as usize;
+            }
+            let mut lx = Lexer::new(text.as_bytes(), 0, true);
+            assert_eq!(lx.skip_value(0), Ok(()));
+            assert_eq!(lx.pos, text.len());
+            let at = closers[rng.below(closers.len() as u64) as usize];
+            let mut wrong = text.clone().into_bytes();
+            wrong[at] = if wrong[at] == b']' { b'}' } else { b']' };
+            let mut lx = Lexer::new(&wrong, 0, true);
+            assert!(
+                matches!(lx.skip_value(0), Err(Stop::Bad { .. })),
+                "closer at {at}"
+            );
         }
     }
 
