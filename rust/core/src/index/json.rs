@@ -252,7 +252,20 @@ impl<'a> Lexer<'a> {
     }
 
     /// A number, or `NaN` / `Infinity` / `-Infinity` as Python's json reads them.
+    #[inline]
     pub fn number(&mut self) -> Step<Number> {
+        // The common form, inlined where record fields are read; the rest below.
+        if let Some(d) = plain_decimal(self.buf, self.pos) {
+            if let Some(n) = d.number() {
+                self.pos = d.end;
+                return Ok(n);
+            }
+        }
+        self.any_number()
+    }
+
+    #[inline(never)]
+    fn any_number(&mut self) -> Step<Number> {
         match self.peek("a value")? {
             b'N' => {
                 self.literal(b"NaN", "a value")?;

@@ -436,6 +436,7 @@ fn separator(lx: &mut Lexer<'_>) -> Step<bool> {
 }
 
 /// A field's value, or None with its problem noted.
+#[inline]
 fn take<T>(
     f: &mut Fields,
     field: &'static str,
