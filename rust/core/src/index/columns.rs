@@ -687,15 +687,18 @@ impl Groups {
         // Group number of each key by first appearance, and the size of each group.
         let mut seen = FirstSeen::for_column(column);
         let mut sizes: Vec<u32> = Vec::new();
+        let mut group_of: Vec<u32> = Vec::with_capacity(n);
         for k in column.values() {
-            let g = seen.number(k) as usize;
-            if g == sizes.len() {
-                sizes.push(0);
+            let g = seen.number(k);
+            group_of.push(g);
+            match sizes.get_mut(g as usize) {
+                Some(size) => *size += 1,
+                None => sizes.push(1),
             }
-            sizes[g] += 1;
         }
-        // Counting sort of rows by group (stable: file order inside a group); the groups are
-        // looked up again rather than kept per row, which would take 4 bytes a row for a while.
+        // Counting sort of rows by group (stable: file order inside a group), from each row's
+        // group kept above (4 bytes a row for a moment, where looking the keys up again in a
+        // table larger than the caches took about as long as numbering them).
         let mut starts = Vec::with_capacity(sizes.len() + 1);
         starts.push(0u32);
         for &size in &sizes {
@@ -704,11 +707,15 @@ impl Groups {
         drop(sizes);
         let mut fill = starts.clone();
         let mut rows = vec![0u32; n];
-        for (r, k) in column.values().enumerate() {
-            let slot = &mut fill[seen.number(k) as usize];
-            rows[*slot as usize] = r as u32;
-            *slot += 1;
+        for (r, &g) in group_of.iter().enumerate() {
+            if let Some(slot) = fill.get_mut(g as usize) {
+                if let Some(row) = rows.get_mut(*slot as usize) {
+                    *row = r as u32;
+                }
+                *slot += 1;
+            }
         }
+        drop(group_of);
         let keys = seen.into_keys();
         let keys = IntColumn::from_vec(keys);
         let lookup = IdLookup::new(&keys);
