@@ -545,18 +545,21 @@ fn positions<T>(v: &[T], pred: impl Fn(&T) -> bool) -> Vec<u32> {
 /// values kept aside apart (COCO's annotations: increasing ids, and 12-digit crowd ids among
 /// them): those below every 32-bit value, the other rows in row order, then those above; only
 /// the few kept aside are sorted. None if a 32-bit value is below the one before it.
-fn order_around_aside(values: &[i32], big_rows: &[u32], big: &[i64]) -> Option<Vec<u32>> {
-    let mut last = None;
+fn order_around_aside(values: &[i32], big_rows: &[u32], big: &[i64]) -> Option<IdLookup> {
+    let (mut last, mut duplicates) = (None, false);
     for &v in values.iter().filter(|&&v| v != ASIDE) {
-        if last.is_some_and(|l| v < l) {
-            return None;
+        match last {
+            Some(l) if v < l => return None,
+            Some(l) => duplicates |= v == l,
+            None => {}
         }
         last = Some(v);
     }
     // Values kept aside do not fit 32 bits or are `ASIDE` itself (i32::MIN): each lies below
-    // or above every value left in the column.
+    // or above every value left in the column, so only they can repeat one another.
     let mut aside: Vec<(i64, u32)> = big.iter().copied().zip(big_rows.iter().copied()).collect();
     aside.sort_unstable();
+    duplicates |= aside.windows(2).any(|w| w[0].0 == w[1].0);
     let below = aside.partition_point(|&(v, _)| v <= i64::from(ASIDE));
     let mut order = Vec::with_capacity(values.len());
     order.extend(aside[..below].iter().map(|&(_, r)| r));
@@ -564,7 +567,10 @@ fn order_around_aside(values: &[i32], big_rows: &[u32], big: &[i64]) -> Option<V
         (0..values.len() as u32).filter(|&r| values.get(r as usize).is_some_and(|&v| v != ASIDE)),
     );
     order.extend(aside[below..].iter().map(|&(_, r)| r));
-    Some(order)
+    Some(IdLookup {
+        order: Some(order),
+        duplicates,
+    })
 }
 
 /// id -> row by binary search. When the ids are strictly increasing (the common case) the
@@ -592,14 +598,8 @@ impl IdLookup {
             big,
         } = ids
         {
-            if let Some(order) = order_around_aside(values, big_rows, big) {
-                let duplicates = order
-                    .windows(2)
-                    .any(|w| ids.get(w[0] as usize) == ids.get(w[1] as usize));
-                return IdLookup {
-                    order: Some(order),
-                    duplicates,
-                };
+            if let Some(lookup) = order_around_aside(values, big_rows, big) {
+                return lookup;
             }
         }
         // Rows sorted by (id, row): equal ids keep row order, so the last of a run is the last

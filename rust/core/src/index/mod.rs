@@ -272,10 +272,11 @@ impl Index {
             flags: shrink(std::mem::take(&mut a.flags)),
             keypoints: shrink(std::mem::take(&mut a.keypoints)),
         };
-        // The annotations' id lookup (a sort) and their groupings are built side by side.
-        let (annotations, (by_image, category_keys)) = parallel::install(|| {
+        // The id lookups (sorts) and the annotations' groupings are built side by side.
+        let i = &mut s.images;
+        let ((annotations, images), (by_image, category_keys)) = parallel::install(|| {
             rayon::join(
-                || Table::new(a),
+                || rayon::join(|| Table::new(a), || Table::new(i)),
                 || {
                     rayon::join(
                         || Groups::new(&ann.image_id),
@@ -296,7 +297,6 @@ impl Index {
             height: i.height.iter().map(|&v| v as u32).collect(),
             flags: shrink(std::mem::take(&mut i.flags)),
         };
-        let images = Table::new(i);
         let categories = Table::new(&mut s.categories);
         Ok(Index {
             source,
