@@ -482,9 +482,112 @@ fn dimension(v: std::result::Result<i64, &'static str>) -> std::result::Result<i
         .ok_or("a non-negative integer below 2^32")
 }
 
+/// The fields of a record the index reads; every other key's value is skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    ImageId,
+    CategoryId,
+    Area,
+    Bbox,
+    Iscrowd,
+    Score,
+    Keypoints,
+    NumKeypoints,
+    Segmentation,
+    Width,
+    Height,
+    Other,
+}
+
+impl Field {
+    fn of(kind: Kind, key: &[u8]) -> Field {
+        match (kind, key) {
+            // `loadRes` numbers the results itself: their ids are not read.
+            (Kind::Images | Kind::Annotations | Kind::Categories, b"id") => Field::Id,
+            (Kind::Annotations | Kind::Results, b"image_id") => Field::ImageId,
+            (Kind::Annotations | Kind::Results, b"category_id") => Field::CategoryId,
+            (Kind::Annotations, b"area") => Field::Area,
+            (Kind::Annotations | Kind::Results, b"bbox") => Field::Bbox,
+            (Kind::Annotations, b"iscrowd") => Field::Iscrowd,
+            (Kind::Results, b"score") => Field::Score,
+            (Kind::Annotations, b"keypoints") => Field::Keypoints,
+            (Kind::Annotations, b"num_keypoints") => Field::NumKeypoints,
+            (Kind::Results, b"segmentation") => Field::Segmentation,
+            (Kind::Images, b"width") => Field::Width,
+            (Kind::Images, b"height") => Field::Height,
+            _ => Field::Other,
+        }
+    }
+}
+
+/// The keys of the previous record, each as the 16-byte pattern of `"key":`, tried in turn on
+/// the next record: the records of an array nearly always repeat their keys in one order,
+/// and one masked compare then stands for finding the key's end, matching it and checking
+/// the ':' (a record's keys were a tenth of the scan).
+#[derive(Default)]
+struct KeyOrder {
+    slots: Vec<KeySlot>,
+}
+
+#[derive(Clone, Copy)]
+struct KeySlot {
+    /// `"key":` in little-endian order, zero past its `len` bytes; `mask` keeps those bytes.
+    /// A slot that can never match has a zero mask and a non-zero pattern.
+    pattern: u128,
+    mask: u128,
+    len: usize,
+    field: Field,
+}
+
+impl KeyOrder {
+    /// The field of key number `i` of the record, if the bytes at `lx.pos` are the `"key":`
+    /// the previous record had there (then the lexer moves past the ':').
+    #[inline]
+    fn predicted(&self, lx: &mut Lexer<'_>, i: usize) -> Option<Field> {
+        let slot = self.slots.get(i)?;
+        let bytes: [u8; 16] = lx.buf.get(lx.pos..lx.pos + 16)?.try_into().ok()?;
+        if u128::from_le_bytes(bytes) & slot.mask != slot.pattern {
+            return None;
+        }
+        lx.pos += slot.len;
+        Some(slot.field)
+    }
+
+    /// Remembers key number `i` as it was written: `"key":` with no escape or space inside
+    /// (`plain`), or a slot that never matches.
+    fn learn(&mut self, i: usize, key: &[u8], plain: bool, field: Field) {
+        let len = key.len() + 3;
+        let slot = if plain && len <= 16 {
+            let mut bytes = [0u8; 16];
+            bytes[0] = b'"';
+            bytes[1..=key.len()].copy_from_slice(key);
+            bytes[key.len() + 1] = b'"';
+            bytes[key.len() + 2] = b':';
+            KeySlot {
+                pattern: u128::from_le_bytes(bytes),
+                mask: u128::MAX >> (8 * (16 - len)),
+                len,
+                field,
+            }
+        } else {
+            KeySlot {
+                pattern: 1,
+                mask: 0,
+                len: 0,
+                field,
+            }
+        };
+        match self.slots.get_mut(i) {
+            Some(s) => *s = slot,
+            None => self.slots.push(slot),
+        }
+    }
+}
+
 /// Reads one record (an object) of `kind`, keeping the fields the index needs and validating
-/// the rest. A non-object is skipped and reported.
-fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
+/// the rest. A non-object is skipped and reported. `order` holds the previous record's keys.
+fn record(lx: &mut Lexer<'_>, kind: Kind, order: &mut KeyOrder) -> Step<Fields> {
     let mut f = Fields::default();
     if lx.peek("a value")? != b'{' {
         lx.skip_value(1)?;
@@ -497,60 +600,68 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
         lx.pos += 1;
         return Ok(f);
     }
-    loop {
+    for i in 0.. {
         if lx.peek("a key (a string)")? != b'"' {
             return Err(Stop::Bad {
                 pos: lx.pos,
                 expected: "a key (a string)",
             });
         }
-        let escaped;
-        let key: &[u8] = match lx.plain_key() {
-            Some(key) => key,
+        let field = match order.predicted(lx, i) {
+            Some(field) => field,
             None => {
-                escaped = lx.string()?.0;
-                &escaped
+                let escaped;
+                let (key, plain): (&[u8], bool) = match lx.plain_key() {
+                    Some(key) => (key, true),
+                    None => {
+                        escaped = lx.string()?.0;
+                        (&escaped, false)
+                    }
+                };
+                let field = Field::of(kind, key);
+                let colon_next = lx.buf.get(lx.pos) == Some(&b':');
+                order.learn(i, key, plain && colon_next, field);
+                lx.expect(b':', "':' after a key")?;
+                field
             }
         };
-        lx.expect(b':', "':' after a key")?;
         // Each known field takes its value, or notes what is wrong with it (the last value of
         // a repeated key decides either way).
-        match (kind, key) {
-            // `loadRes` numbers the results itself: their ids are not read.
-            (Kind::Images | Kind::Annotations | Kind::Categories, b"id") => {
+        match field {
+            Field::Id => {
                 let v = int_field(lx)?;
                 f.id = take(&mut f, "id", v);
             }
-            (Kind::Annotations | Kind::Results, b"image_id") => {
+            Field::ImageId => {
                 let v = int_field(lx)?;
                 f.image_id = take(&mut f, "image_id", v);
             }
-            (Kind::Annotations | Kind::Results, b"category_id") => {
+            Field::CategoryId => {
                 let v = int_field(lx)?;
                 f.category_id = take(&mut f, "category_id", v);
             }
-            (Kind::Annotations, b"area") => {
+            Field::Area => {
                 let v = number_field(lx)?.ok_or("a number");
                 f.area = take(&mut f, "area", v);
             }
-            (Kind::Annotations | Kind::Results, b"bbox") => {
+            Field::Bbox => {
                 let v = bbox_field(lx)?.ok_or("a list of 4 numbers [x, y, width, height]");
                 f.bbox = take(&mut f, "bbox", v);
             }
-            (Kind::Annotations, b"iscrowd") => {
+            Field::Iscrowd => {
                 let v = crowd_field(lx)?.ok_or("0, 1, true or false");
                 f.iscrowd = take(&mut f, "iscrowd", v);
             }
-            (Kind::Results, b"score") => {
+            Field::Score => {
                 let v = number_field(lx)?.ok_or("a number");
                 f.score = take(&mut f, "score", v);
             }
             // Found again by keypoint evaluation without walking the record.
-            (Kind::Annotations, b"keypoints") => {
+            Field::Keypoints => {
                 f.keypoints = u32::try_from(lx.pos - open).ok();
                 lx.skip_value(1)?;
             }
-            (Kind::Annotations, b"num_keypoints") => {
+            Field::NumKeypoints => {
                 // `num_keypoints == 0` as Python compares (-0.0 included).
                 f.num_keypoints = match number_field(lx)? {
                     Some(n) => {
@@ -560,19 +671,19 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
                     None => 0,
                 }
             }
-            (Kind::Results, b"segmentation") => {
+            Field::Segmentation => {
                 lx.skip_value(1)?;
                 f.segmentation = true;
             }
-            (Kind::Images, b"width") => {
+            Field::Width => {
                 let v = dimension(int_field(lx)?);
                 f.width = take(&mut f, "width", v);
             }
-            (Kind::Images, b"height") => {
+            Field::Height => {
                 let v = dimension(int_field(lx)?);
                 f.height = take(&mut f, "height", v);
             }
-            _ => lx.skip_value(1)?,
+            Field::Other => lx.skip_value(1)?,
         }
         match lx.peek("',' or '}'")? {
             b',' => lx.pos += 1,
@@ -588,6 +699,7 @@ fn record(lx: &mut Lexer<'_>, kind: Kind) -> Step<Fields> {
             }
         }
     }
+    Ok(f)
 }
 
 /// Where the pass stands between steps.
@@ -902,9 +1014,10 @@ fn run_records(
     part: &mut Part,
 ) -> (usize, RunEnd) {
     let mut p = start;
+    let mut order = KeyOrder::default();
     loop {
         let mut lx = Lexer::new(buf, p, eof);
-        match record(&mut lx, kind) {
+        match record(&mut lx, kind, &mut order) {
             Ok(f) => {
                 let at = base + first_non_ws(buf, p) as u64;
                 push_record(&mut part.recs, kind, at, f, &mut part.problem);
@@ -1441,6 +1554,77 @@ mod tests {
             scan_all(r#"{"images": 3}"#, 64),
             Err(Error::Schema { .. })
         ));
+    }
+
+    #[test]
+    fn keys_in_any_order_and_form_read_as_written() {
+        // Records that mostly repeat the previous record's key order (the predicted path)
+        // and sometimes change it, with keys written plainly, with a space before the ':',
+        // with an escape (`"i\u0064"` is "id"), decoys sharing a prefix (`"idx"`, `"id_"`,
+        // `"image_idx"`), keys too long for a prediction, and repeated keys (the last value
+        // wins): every column holds what the record says, at any chunk size and thread count.
+        let mut rng = crate::test_rng::Rng::new(0x6b65_795f_6f72_6472);
+        let mut doc = String::from("{\"annotations\": [");
+        let mut want = Vec::new();
+        let mut order: Vec<usize> = (0..6).collect();
+        for i in 0..1500i64 {
+            if rng.below(6) == 0 {
+                for k in (1..order.len()).rev() {
+                    order.swap(k, rng.below(k as u64 + 1) as usize);
+                }
+            }
+            let (id, image_id, category_id) = (i, 3 * i + 1, i % 7);
+            let area = i as f64 + 0.5;
+            let mut members = Vec::new();
+            for &k in &order {
+                let form = rng.below(8);
+                let key = |plain: &str, escaped: &str| match form {
+                    0 => format!("\"{escaped}\" :"),
+                    1 => format!("\"{plain}\"\n:"),
+                    _ => format!("\"{plain}\":"),
+                };
+                members.push(match k {
+                    0 => format!("{} {id}", key("id", "i\\u0064")),
+                    1 => format!("{} {image_id}", key("image_id", "image\\u005fid")),
+                    2 => format!("{}{category_id}", key("category_id", "category_i\\u0064")),
+                    3 => format!("{} {area}", key("area", "\\u0061rea")),
+                    4 => r#""idx": 5, "id_": 6, "image_idx": 7, "a_key_too_long_to_predict": 8"#
+                        .to_owned(),
+                    _ => format!("{}[1, 2, 3, {i}]", key("bbox", "bbo\\u0078")),
+                });
+            }
+            // Sometimes a key twice: a wrong value first, the record's value last.
+            if rng.below(10) == 0 {
+                members.insert(0, "\"category_id\": 99".to_owned());
+            }
+            if i > 0 {
+                doc.push(',');
+            }
+            doc.push_str(&format!("{{{}}}", members.join(", ")));
+            want.push((id, image_id, category_id, area, i as f64));
+        }
+        doc.push_str("]}");
+        for (threads, chunk) in [(1, 1 << 20), (2, 1 << 20), (2, 4096), (3, 333)] {
+            crate::parallel::set_num_threads(threads);
+            let s = scan_all(&doc, chunk).unwrap();
+            let a = &s.annotations;
+            assert_eq!(a.offsets.len(), want.len());
+            for (r, &(id, image_id, category_id, area, h)) in want.iter().enumerate() {
+                let got = (
+                    a.id.get(r),
+                    a.image_id.get(r),
+                    a.category_id.get(r),
+                    a.area[r],
+                );
+                assert_eq!(
+                    got,
+                    (id, image_id, category_id, area),
+                    "row {r}, {threads} threads"
+                );
+                assert_eq!(a.bbox.get(r), [1.0, 2.0, 3.0, h], "row {r}");
+            }
+        }
+        crate::parallel::set_num_threads(0);
     }
 
     #[test]
