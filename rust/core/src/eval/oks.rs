@@ -790,14 +790,8 @@ mod tests {
     #[test]
     fn far_pairs_are_left_out_and_computed_exactly_on_request() {
         let params = |thrs: Vec<f64>| Params {
-            iou_type: IouType::Keypoints,
-            img_ids: vec![1],
-            cat_ids: vec![1],
-            use_cats: true,
-            iou_thrs: thrs,
-            area_rng: vec![[0.0, 1e10]],
-            max_det: 20,
             kpt_oks_sigmas: vec![0.1, 0.05],
+            ..far_params(thrs)
         };
         // Two people far apart, two detections on them, one detection in between.
         let (gt, dt) = sides(

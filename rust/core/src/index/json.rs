@@ -255,17 +255,19 @@ impl<'a> Lexer<'a> {
     #[inline]
     pub fn number(&mut self) -> Step<Number> {
         // The common form, inlined where record fields are read; the rest below.
-        if let Some(d) = plain_decimal(self.buf, self.pos) {
+        let plain = plain_decimal(self.buf, self.pos);
+        if let Some(d) = plain {
             if let Some(n) = d.number() {
                 self.pos = d.end;
                 return Ok(n);
             }
         }
-        self.any_number()
+        self.any_number(plain)
     }
 
+    /// [`Lexer::number`] past its fast path; `plain` is what [`plain_decimal`] read there.
     #[inline(never)]
-    fn any_number(&mut self) -> Step<Number> {
+    fn any_number(&mut self, plain: Option<PlainDecimal>) -> Step<Number> {
         match self.peek("a value")? {
             b'N' => {
                 self.literal(b"NaN", "a value")?;
@@ -283,7 +285,7 @@ impl<'a> Lexer<'a> {
         }
         let start = self.pos;
         // The common form is read word at a time, digits and all (most numbers of a record).
-        if let Some(d) = plain_decimal(self.buf, start) {
+        if let Some(d) = plain {
             self.pos = d.end;
             if let Some(n) = d.number() {
                 return Ok(n);
