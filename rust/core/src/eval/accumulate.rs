@@ -482,6 +482,10 @@ impl Pick {
         }
         fp.clear();
         fp.resize(nt, 0);
+        if nt <= PACKED_THRESHOLDS {
+            self.walk_packed(nt, sources, walks, fp);
+            return;
+        }
         for (i, (&e, &d)) in self.eval.iter().zip(&self.pos).enumerate() {
             let d = d as usize;
             let row = &sources[e as usize][d * nt..(d + 1) * nt];
@@ -499,7 +503,74 @@ impl Pick {
             }
         }
     }
+
+    /// [`Pick::walk`] for up to [`PACKED_THRESHOLDS`] thresholds: a detection's statuses
+    /// are read as two words of byte lanes, its false positives added to byte counters in
+    /// one step (spilled into `fp` before they can overflow), and only a detection that is
+    /// a true positive somewhere is looked at threshold by threshold. Most detections are
+    /// false positives or ignored everywhere, and a branch per threshold was most of the
+    /// walk's time.
+    fn walk_packed(&self, nt: usize, sources: &[&[u8]], walks: &mut [Walk], fp: &mut [u32]) {
+        const LOW: u64 = 0x0101_0101_0101_0101;
+        // Statuses are 0 (ignored), 1 (true positive) or 2 (false positive): bit 0 of a
+        // lane is a true positive, bit 1 a false one. Lanes past `nt` (the next detection's
+        // statuses, or zeros) count too but are never read: no lane passes 255 before a
+        // spill, so none carries into another. Only this detection's lanes are looked at
+        // for true positives.
+        let lanes = |n: usize| {
+            if n >= 8 {
+                LOW
+            } else {
+                LOW & ((1u64 << (8 * n)) - 1)
+            }
+        };
+        let tp_lanes = [lanes(nt), lanes(nt.saturating_sub(8))];
+        let mut counts = [0u64; 2];
+        let mut pending = 0u32;
+        let lane = |counts: &[u64; 2], t: usize| ((counts[t / 8] >> (8 * (t % 8))) & 0xff) as u32;
+        for (i, (&e, &d)) in self.eval.iter().zip(&self.pos).enumerate() {
+            let (src, start) = (sources[e as usize], d as usize * nt);
+            let mut bytes = [0u8; 16];
+            match src.get(start..start + 16) {
+                Some(s) => bytes.copy_from_slice(s),
+                None => bytes[..nt].copy_from_slice(&src[start..start + nt]),
+            }
+            let word = |k: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&bytes[8 * k..8 * k + 8]);
+                u64::from_le_bytes(w)
+            };
+            let (lo, hi) = (word(0), word(1));
+            counts[0] += (lo >> 1) & LOW;
+            counts[1] += (hi >> 1) & LOW;
+            pending += 1;
+            if (lo & tp_lanes[0]) | (hi & tp_lanes[1]) != 0 {
+                for (t, w) in walks.iter_mut().enumerate().take(nt) {
+                    if bytes[t] == TRUE_POSITIVE {
+                        w.fp.push(fp[t] + lane(&counts, t));
+                        w.at.push(i as u32);
+                    }
+                }
+            }
+            if i == 0 {
+                for (t, w) in walks.iter_mut().enumerate().take(nt) {
+                    w.first_tp = bytes[t] == TRUE_POSITIVE;
+                }
+            }
+            // A byte lane holds 255 detections' false positives.
+            if pending == 255 {
+                for (t, f) in fp.iter_mut().enumerate() {
+                    *f += lane(&counts, t);
+                }
+                counts = [0; 2];
+                pending = 0;
+            }
+        }
+    }
 }
+
+/// At most this many IoU thresholds: [`Pick::walk_packed`] (COCO's params have 10).
+const PACKED_THRESHOLDS: usize = 16;
 
 /// Buffers reused from one slot to the next.
 #[derive(Default)]
@@ -621,6 +692,72 @@ mod tests {
     use super::*;
     use crate::eval::IGNORED;
     use crate::test_rng::Rng;
+
+    #[test]
+    fn walks_equal_each_threshold_walked_alone() {
+        // Slots of several cells (rows of `nt` statuses each) picked in a random order, for
+        // thresholds on both sides of the packed walk's limit and slots long enough to spill
+        // its byte counters (over 255 detections, some false positives everywhere). A reused
+        // scratch, as in accumulate, between slots of different thresholds.
+        let mut rng = Rng::new(0x3c6e_f372_fe94_f82b);
+        let mut scratch = Scratch::default();
+        for case in 0..1500 {
+            let nt = 1 + rng.below(20) as usize;
+            let cells = 1 + rng.below(6) as usize;
+            let tp_rate = [1, 4, 30, 1000][rng.below(4) as usize];
+            let fp_only = rng.below(3) == 0;
+            let rows: Vec<Vec<u8>> = (0..cells)
+                .map(|_| {
+                    let n = rng.below(if case % 4 == 0 { 700 } else { 60 }) as usize;
+                    (0..n * nt)
+                        .map(|_| match rng.below(tp_rate) {
+                            0 => TRUE_POSITIVE,
+                            _ if fp_only => FALSE_POSITIVE,
+                            _ => [IGNORED, FALSE_POSITIVE][rng.below(2) as usize],
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut order: Vec<(u32, u32)> = rows
+                .iter()
+                .enumerate()
+                .flat_map(|(e, r)| (0..r.len() / nt).map(move |d| (e as u32, d as u32)))
+                .collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i as u64 + 1) as usize);
+            }
+            let pick = Pick {
+                eval: order.iter().map(|o| o.0).collect(),
+                pos: order.iter().map(|o| o.1).collect(),
+                scores: vec![0.0; order.len()],
+            };
+            let sources: Vec<&[u8]> = rows.iter().map(|r| r.as_slice()).collect();
+            pick.walk(nt, &sources, &mut scratch);
+            for t in 0..nt {
+                let (mut fp, mut want_fp, mut want_at) = (0u32, vec![], vec![]);
+                for (i, &(e, d)) in order.iter().enumerate() {
+                    match rows[e as usize][d as usize * nt + t] {
+                        TRUE_POSITIVE => {
+                            want_fp.push(fp);
+                            want_at.push(i as u32);
+                        }
+                        FALSE_POSITIVE => fp += 1,
+                        _ => {}
+                    }
+                }
+                let w = &scratch.walks[t];
+                assert_eq!(
+                    (&w.fp, &w.at),
+                    (&want_fp, &want_at),
+                    "case {case}, threshold {t}"
+                );
+                if let Some(&(e, d)) = order.first() {
+                    let first = rows[e as usize][d as usize * nt + t] == TRUE_POSITIVE;
+                    assert_eq!(w.first_tp, first, "case {case}, threshold {t}");
+                }
+            }
+        }
+    }
 
     /// pycocotools' accumulate of one (threshold, slot), transcribed literally: full `tp`,
     /// `fp`, `pr`, `rc` arrays, the right-to-left pass, `searchsorted` and the try/except.
