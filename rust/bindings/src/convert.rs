@@ -272,6 +272,21 @@ pub fn rle_dicts<'py>(
     })
 }
 
+/// The RLE dicts of the RLEs `make` builds: it and the counts strings run without the GIL.
+pub fn made_rle_dicts<'py>(
+    py: Python<'py>,
+    make: impl FnOnce() -> cocors_core::Result<Vec<Rle>> + Send,
+) -> PyResult<Bound<'py, PyList>> {
+    let (rles, strings) = py
+        .detach(|| {
+            let rles = make()?;
+            let strings = cocors_core::rle::batch::to_strings(&rles);
+            Ok((rles, strings))
+        })
+        .map_err(|e| crate::errors::to_py(py, e))?;
+    rle_dicts(py, &rles, &strings)
+}
+
 /// A flat sequence of numbers as f64, converted as `np.array(p, dtype=np.double)` converts
 /// Python and numpy numbers (ints correctly rounded, floats as they are).
 pub fn coordinates(obj: &Bound<'_, PyAny>, index: usize, out: &mut Vec<f64>) -> PyResult<()> {

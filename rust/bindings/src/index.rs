@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cocors_core::index::{flag, AnnFilter, Index, Kind, SelectError};
-use cocors_core::rle::{batch, Rle};
+use cocors_core::rle::Rle;
 use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use crate::convert::{rle_dicts, value_to_py, without_gc};
+use crate::convert::{made_rle_dicts, value_to_py, without_gc};
 use crate::errors::{input_type, to_py};
 use crate::mask::masks_array;
 
@@ -232,11 +232,7 @@ impl PyIndex {
     /// RLE dicts (`annToRLE`, compressed) of the annotations of `image_id`, made from the file
     /// without the GIL.
     fn image_rles<'py>(&self, py: Python<'py>, image_id: i64) -> PyResult<Bound<'py, PyList>> {
-        let rles = py
-            .detach(|| self.rles_of_image(image_id).map(|(r, _, _)| r))
-            .map_err(|e| to_py(py, e))?;
-        let strings = py.detach(|| batch::to_strings(&rles));
-        rle_dicts(py, &rles, &strings)
+        made_rle_dicts(py, || self.rles_of_image(image_id).map(|(r, _, _)| r))
     }
 
     /// The (h, w, n) uint8 Fortran-ordered masks of the annotations of `image_id`.

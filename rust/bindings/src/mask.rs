@@ -10,7 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::convert::{
-    coordinates, for_rle_blocks, held_rles, rle_dict, rle_dicts, runs_of, size_value, HeldRle,
+    coordinates, for_rle_blocks, held_rles, made_rle_dicts, rle_dict, rle_dicts, runs_of,
+    size_value, HeldRle,
 };
 use crate::errors::{input_type, to_py, value};
 
@@ -66,14 +67,7 @@ pub fn encode<'py>(
     let pixels = mask
         .as_slice()
         .map_err(|e| input_type(py, format!("encode: {e}")))?;
-    let (rles, strings) = py
-        .detach(|| {
-            let rles = batch::encode(pixels, h as u64, w as u64, n)?;
-            let strings = batch::to_strings(&rles);
-            Ok((rles, strings))
-        })
-        .map_err(|e| to_py(py, e))?;
-    rle_dicts(py, &rles, &strings)
+    made_rle_dicts(py, || batch::encode(pixels, h as u64, w as u64, n))
 }
 
 /// Decodes a non-empty list of RLEs into a Fortran-ordered `(h, w, n)` uint8 array sized by the
@@ -312,14 +306,7 @@ pub fn fr_poly<'py>(
             s
         })
         .collect();
-    let (rles, strings) = py
-        .detach(|| {
-            let rles = batch::from_polygons(&slices, h, w)?;
-            let strings = batch::to_strings(&rles);
-            Ok((rles, strings))
-        })
-        .map_err(|e| to_py(py, e))?;
-    rle_dicts(py, &rles, &strings)
+    made_rle_dicts(py, || batch::from_polygons(&slices, h, w))
 }
 
 /// Compressed RLE dicts of a list of RLE dicts (uncompressed or compressed counts). The size is
