@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString};
 
-use crate::errors::{input_type, rle_value};
+use crate::errors::{input_type, rle_value, to_py};
 
 /// Where the run lengths of one input RLE are held while the core reads them.
 pub enum Counts<'py> {
@@ -283,7 +283,7 @@ pub fn made_rle_dicts<'py>(
             let strings = cocors_core::rle::batch::to_strings(&rles);
             Ok((rles, strings))
         })
-        .map_err(|e| crate::errors::to_py(py, e))?;
+        .map_err(|e| to_py(py, e))?;
     rle_dicts(py, &rles, &strings)
 }
 

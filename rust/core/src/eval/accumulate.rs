@@ -489,11 +489,6 @@ impl Pick {
         for (i, (&e, &d)) in self.eval.iter().zip(&self.pos).enumerate() {
             let d = d as usize;
             let row = &sources[e as usize][d * nt..(d + 1) * nt];
-            if i == 0 {
-                for (w, &st) in walks.iter_mut().zip(row) {
-                    w.first_tp = st == TRUE_POSITIVE;
-                }
-            }
             for ((w, f), &st) in walks.iter_mut().zip(fp.iter_mut()).zip(row) {
                 if st == TRUE_POSITIVE {
                     w.fp.push(*f);
@@ -552,11 +547,6 @@ impl Pick {
                     }
                 }
             }
-            if i == 0 {
-                for (t, w) in walks.iter_mut().enumerate().take(nt) {
-                    w.first_tp = bytes[t] == TRUE_POSITIVE;
-                }
-            }
             // A byte lane holds 255 detections' false positives.
             if pending == 255 {
                 for (t, f) in fp.iter_mut().enumerate() {
@@ -586,15 +576,21 @@ struct Scratch {
 
 /// One threshold's walk over a slot's picked detections (score order): per true positive
 /// (the j-th holds j + 1 true positives) the false positives before it and its position;
-/// whether the first detection is a true positive; and buffers for the precision (then the
-/// running maximum from the right) and recall at each true positive.
+/// and buffers for the precision (then the running maximum from the right) and recall at each
+/// true positive.
 #[derive(Default)]
 struct Walk {
     fp: Vec<u32>,
     at: Vec<u32>,
-    first_tp: bool,
     pr: Vec<f64>,
     rc: Vec<f64>,
+}
+
+impl Walk {
+    /// Whether the first detection is a true positive.
+    fn first_tp(&self) -> bool {
+        self.at.first() == Some(&0)
+    }
 }
 
 /// One (threshold, slot) over its picked detections' statuses and scores (score order):
@@ -611,13 +607,12 @@ fn slot_at(
     w: &mut Walk,
     emit: impl FnMut(usize, f64, f64),
 ) -> f64 {
-    let Some(&first_status) = status.first() else {
+    if status.is_empty() {
         // No detections: recall 0 and nothing sampled (index 0 is already past the end).
         return 0.0;
-    };
+    }
     w.fp.clear();
     w.at.clear();
-    w.first_tp = first_status == TRUE_POSITIVE;
     let mut fp = 0u32;
     for (i, &st) in status.iter().enumerate() {
         if st == TRUE_POSITIVE {
@@ -658,7 +653,7 @@ fn sample(
         running = running.max(*v);
         *v = running;
     }
-    let rc0 = f64::from(u8::from(w.first_tp)) / npig;
+    let rc0 = f64::from(u8::from(w.first_tp())) / npig;
     // The recall at each true positive, one division each, for a merge with the thresholds
     // when they ascend (pycocotools' grid), else a search per threshold.
     w.rc.clear();
@@ -753,7 +748,7 @@ mod tests {
                 );
                 if let Some(&(e, d)) = order.first() {
                     let first = rows[e as usize][d as usize * nt + t] == TRUE_POSITIVE;
-                    assert_eq!(w.first_tp, first, "case {case}, threshold {t}");
+                    assert_eq!(w.first_tp(), first, "case {case}, threshold {t}");
                 }
             }
         }

@@ -185,7 +185,7 @@ pub struct Scanned {
     /// Size of the input if known (0 if not), to size the columns.
     size: u64,
     /// The records of the last run, appended to their columns while the next window is
-    /// parsed (see [`Scanned::append_run`]).
+    /// parsed (see [`Scanned::append_parts`] and the run step of `step`).
     pending: Option<(Kind, Vec<Part>)>,
 }
 
@@ -1256,6 +1256,10 @@ fn step(
             // are copied into their columns meanwhile (a sequential copy between parallel
             // parses left a thread idle for the copy and the first touch of the columns'
             // pages: about a tenth of the pass).
+            // (Runs of one array follow each other; a run of another kind goes in first.)
+            if out.pending.as_ref().is_some_and(|(k, _)| *k != kind) {
+                out.flush(problems);
+            }
             let pending = out.pending.take();
             let (buf, pos, eof) = (lx.buf, lx.pos, lx.eof);
             let recs = out.records_mut(kind);
@@ -1264,8 +1268,8 @@ fn step(
                 rayon::join(
                     || parse_runs(buf, pos, eof, kind, base),
                     || {
-                        if let Some((k, parts)) = pending {
-                            Scanned::append_parts(recs, problem, k, parts);
+                        if let Some((_, parts)) = pending {
+                            Scanned::append_parts(recs, problem, kind, parts);
                         }
                     },
                 )
