@@ -107,3 +107,33 @@ def test_panoptic_rle_strings(data_dir):
     masks = pm.decode(first)
     assert_same(cm.encode(masks), pm.encode(masks))
     assert [r["counts"] for r in cm.encode(masks)] == [r["counts"].encode() for r in first]
+
+
+def test_val2014_merges_of_many_masks(val2014, data_dir):
+    # Many same-size masks merged at once take cocors' cover path (not the pairwise walk):
+    # the 839 annotations drawn at one size (crowd ones as their boxes) and the fake segm
+    # results of that size; unions and intersections of all, of prefixes and of each image's
+    # masks equal pycocotools'.
+    gt, _ = val2014
+    h, w = 480, 640
+    rles = []
+    for ann in gt["annotations"]:
+        if not ann["iscrowd"]:
+            rles.append(pm.merge(pm.frPyObjects(ann["segmentation"], h, w)))
+        else:
+            rles.append(pm.frPyObjects(np.array([ann["bbox"]], float), h, w)[0])
+    segm = load(data_dir, "instances_val2014_fakesegm100_results.json")
+    same = [d["segmentation"] for d in segm if list(d["segmentation"]["size"]) == [h, w]]
+    assert len(rles) == 839 and len(same) > 50
+    groups = [rles, rles[:300], same, same + rles[:40]]
+    by_image = defaultdict(list)
+    for ann, rle in zip(gt["annotations"], rles):
+        by_image[ann["image_id"]].append(rle)
+    groups += [g for g in by_image.values() if len(g) >= 12]
+    for group in groups:
+        for intersect in (0, 1):
+            assert_same(cm.merge(group, intersect=intersect), pm.merge(group, intersect=intersect))
+    # Boxes covering nearly all of the mask: runs far longer than 255 pixels, overlapping.
+    boxes = pm.frPyObjects(np.array([[i, i / 2, w - 2 * i, h - i] for i in range(100)], float), h, w)
+    for intersect in (0, 1):
+        assert_same(cm.merge(boxes, intersect=intersect), pm.merge(boxes, intersect=intersect))

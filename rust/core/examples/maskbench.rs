@@ -99,5 +99,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     time("merge of strings", 1, || {
         batch::merge_inputs(&inputs, false)
     });
+    // Where merging through a cover overtakes pycocotools' pairwise walk (`merge_inputs`
+    // picks by an estimate): merges of k inputs each, both ways.
+    for k in [4usize, 8, 12, 16, 32] {
+        let groups = || masks.chunks_exact(k);
+        let n = masks.len() / k;
+        time(&format!("merge {k}: walk"), n, || {
+            groups()
+                .map(|g| cocors_core::rle::ops::merge(g, false))
+                .collect::<Vec<_>>()
+        });
+        time(&format!("merge {k}: chosen"), n, || {
+            groups().map(|g| batch::merge(g, false)).collect::<Vec<_>>()
+        });
+    }
     Ok(())
 }

@@ -3,11 +3,11 @@
 //!
 //! Layout: `codec` (the compact counts string), `mask` (pixels <-> runs), `poly` (polygon and box
 //! rasterisation), `ops` (area, bounding box, merge, IoU on run lengths), `batch` (the same over
-//! lists, in parallel), `bitmap` (one bit a pixel, for merging many RLEs).
+//! lists, in parallel), `cover` (the pixels many ranges cover, for merging many RLEs).
 
 pub mod batch;
-pub mod bitmap;
 pub mod codec;
+pub mod cover;
 pub mod mask;
 pub mod ops;
 pub mod packed;
