@@ -20,12 +20,20 @@ fuzz_target!(|data: &[u8]| {
     let _ = ops::merge(&[a.clone(), b.clone()], false);
     let mut out = vec![0.0; 1];
     let _ = batch::iou_rles(std::slice::from_ref(&a), std::slice::from_ref(&b), &[false], &mut out);
-    // Canonical pixels: union through any path equals the pixel-wise OR.
+    // Canonical pixels: union and intersection through either path (the walk, and the
+    // cover that `batch::merge` takes for these many runs a pixel) equal the pixel-wise ones.
     if let (Ok(pa), Ok(pb)) = (mask::decode(&a), mask::decode(&b)) {
-        let union: Vec<u8> = pa.iter().zip(&pb).map(|(x, y)| x | y).collect();
         let (ca, cb) = (mask::encode(&pa, h, w), mask::encode(&pb, h, w));
         let many = vec![ca.clone(), cb.clone(), ca, cb];
-        let merged = ops::merge(&many, false).map(|r| r.counts);
-        assert_eq!(merged.ok(), Some(mask::encode(&union, h, w).counts));
+        for intersect in [false, true] {
+            let pixels: Vec<u8> = pa
+                .iter()
+                .zip(&pb)
+                .map(|(x, y)| if intersect { x & y } else { x | y })
+                .collect();
+            let want = Some(mask::encode(&pixels, h, w).counts);
+            assert_eq!(ops::merge(&many, intersect).map(|r| r.counts).ok(), want);
+            assert_eq!(batch::merge(&many, intersect).map(|r| r.counts).ok(), want);
+        }
     }
 });

@@ -62,8 +62,7 @@ fn area_of_input(buf: &mut Vec<u32>, item: &RleInput<'_>) -> Result<u32> {
     let runs: &[u32] = match *item {
         RleInput::Compressed { h, w, counts } => {
             super::check_size(h, w)?;
-            codec::decode_counts_into(counts, buf)?;
-            buf
+            codec::decode_counts_with(counts, buf)?
         }
         RleInput::Uncompressed { h, w, counts } => {
             super::check_size(h, w)?;
@@ -134,8 +133,7 @@ fn bbox_of_input(buf: &mut Vec<u32>, item: &RleInput<'_>) -> Result<[f64; 4]> {
     match *item {
         RleInput::Compressed { h, w, counts } => {
             super::check_size(h, w)?;
-            codec::decode_counts_into(counts, buf)?;
-            ops::bbox_of_counts(h, w, buf)
+            ops::bbox_of_counts(h, w, codec::decode_counts_with(counts, buf)?)
         }
         RleInput::Uncompressed { h, w, counts } => {
             super::check_size(h, w)?;
@@ -174,10 +172,13 @@ fn mark_canonical(
 ) -> bool {
     let runs: &[u32] = match *item {
         RleInput::Compressed { h, w, counts } => {
-            if super::check_size(h, w).is_err() || codec::decode_counts_into(counts, buf).is_err() {
+            if super::check_size(h, w).is_err() {
                 return false;
             }
-            buf
+            match codec::decode_counts_with(counts, buf) {
+                Ok(runs) => runs,
+                Err(_) => return false,
+            }
         }
         RleInput::Uncompressed { counts, .. } => counts,
     };
