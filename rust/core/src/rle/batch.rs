@@ -57,19 +57,18 @@ fn input_cost(items: &[RleInput<'_>]) -> usize {
         .sum()
 }
 
-/// Area of one input RLE (a string decoded into `buf`).
+/// Area of one input RLE (a string decoded in `buf`).
 fn area_of_input(buf: &mut Vec<u32>, item: &RleInput<'_>) -> Result<u32> {
-    let runs: &[u32] = match *item {
+    match *item {
         RleInput::Compressed { h, w, counts } => {
             super::check_size(h, w)?;
-            codec::decode_counts_with(counts, buf)?
+            codec::decode_area(counts, buf)
         }
         RleInput::Uncompressed { h, w, counts } => {
             super::check_size(h, w)?;
-            counts
+            Ok(ops::area_of_counts(counts))
         }
-    };
-    Ok(ops::area_of_counts(runs))
+    }
 }
 
 /// Areas of input RLEs.

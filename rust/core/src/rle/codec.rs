@@ -103,16 +103,34 @@ pub fn decode_counts(s: &[u8]) -> Result<Vec<u32>> {
 /// vectorised pass, runs out of range only raise bits in a flag word, and any problem sends
 /// the string through [`decode_counts_checked`], which finds the first offending offset.
 pub fn decode_counts_with<'a>(s: &[u8], scratch: &'a mut Vec<u32>) -> Result<&'a [u32]> {
-    let valid = !s
-        .iter()
-        .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b));
-    if valid {
+    if valid_alphabet(s) {
         if let Some(n) = decode_fast(s, scratch, SIMD) {
             return Ok(&scratch[..n]);
         }
     }
     *scratch = decode_counts_checked(s)?;
     Ok(scratch)
+}
+
+/// The area of the RLE a counts string encodes (the sum of its foreground runs, wrapping at
+/// 2^32 as pycocotools' `rleArea` does), with [`decode_counts_with`]'s errors, `scratch`
+/// used as its working space: the runs are summed as they are made, never stored.
+pub fn decode_area(s: &[u8], scratch: &mut Vec<u32>) -> Result<u32> {
+    if valid_alphabet(s) {
+        if let Some((_, area)) = decode_fast_area::<false>(s, scratch, SIMD) {
+            return Ok(area);
+        }
+    }
+    let runs = decode_counts_checked(s)?;
+    Ok(runs
+        .chunks_exact(2)
+        .fold(0u32, |a, pair| a.wrapping_add(pair[1])))
+}
+
+/// Whether every byte of `s` is in the alphabet, in one pass the compiler vectorises.
+fn valid_alphabet(s: &[u8]) -> bool {
+    !s.iter()
+        .fold(false, |acc, &b| acc | !(BASE..BASE + 64).contains(&b))
 }
 
 /// Sign-extends the low 5 bits of `c` (a one-group value).
@@ -152,12 +170,23 @@ fn value_at(s: &[u8], mut p: usize) -> Option<(i64, usize)> {
 /// Doing both at once, as the decoder did before, chained every window to the last runs of
 /// the one before at a variable lane, a store and reload per window.
 fn decode_fast(s: &[u8], out: &mut Vec<u32>, simd: bool) -> Option<usize> {
+    decode_fast_area::<true>(s, out, simd).map(|(n, _)| n)
+}
+
+/// [`decode_fast`], with the area of the runs too (and the runs themselves only with `STORE`:
+/// otherwise `out` ends up holding the values).
+fn decode_fast_area<const STORE: bool>(
+    s: &[u8],
+    out: &mut Vec<u32>,
+    simd: bool,
+) -> Option<(usize, u32)> {
     // A value per byte at most, and room for a whole window written past the last one.
     if out.len() < s.len() + 8 {
         out.resize(s.len() + 8, 0);
     }
     let n = decode_values(s, out, simd)?;
-    runs_from_values(out.get_mut(..n)?, simd).then_some(n)
+    let area = runs_from_values::<STORE>(out.get_mut(..n)?, simd)?;
+    Some((n, area))
 }
 
 /// The values of a string of valid bytes as stored, each as the bits of an `i32`, written to
@@ -234,25 +263,30 @@ fn decode_values(s: &[u8], out: &mut [u32], simd: bool) -> Option<usize> {
     Some(n)
 }
 
-/// Turns `values` (as [`decode_values`] leaves them) into runs in place: runs 0 to 2 are the
-/// values, run `i` from 3 on is value `i` plus run `i - 2` (pycocotools' `x += cnts[m-2]`).
-/// Returns whether every run lies in `0..2^30`.
+/// Turns `values` (as [`decode_values`] leaves them) into runs, in place with `STORE`: runs
+/// 0 to 2 are the values, run `i` from 3 on is value `i` plus run `i - 2` (pycocotools'
+/// `x += cnts[m-2]`). Returns the sum of the odd (foreground) runs, in u32 arithmetic that
+/// wraps as pycocotools' area does, if every run lies in `0..2^30`.
 ///
 /// The check is one OR of all runs, tested once: while the runs before are in range, a run
 /// outside it has bit 30 or 31 set in 32-bit arithmetic (a value is an `i32`, so the first
 /// such run lies in `-2^31..2^31 + 2^30`), and what follows it does not matter.
-fn runs_from_values(values: &mut [u32], simd: bool) -> bool {
+fn runs_from_values<const STORE: bool>(values: &mut [u32], simd: bool) -> Option<u32> {
     let mut all = values.iter().take(3).fold(0u32, |a, &x| a | x);
+    let mut area = values.get(1).copied().unwrap_or(0);
     let (Some(&two_back), Some(&one_back)) = (values.get(1), values.get(2)) else {
-        return all >> 30 == 0;
+        return (all >> 30 == 0).then_some(area);
     };
     let (mut two_back, mut one_back) = (two_back as i32, one_back as i32);
     let mut i = 3;
     if simd {
         // Lanes i..i+4: each adds the value two lanes before it, then the carries (the runs
-        // two before lanes 0 and 1); the next carries are the last two lanes.
+        // two before lanes 0 and 1); the next carries are the last two lanes. Blocks start
+        // at odd runs (3, 7, ...): lanes 0 and 2 are foreground.
         let mut carries = i32x4::new([two_back, one_back, two_back, one_back]);
         let mut seen = i32x4::splat(0);
+        let mut areas = i32x4::splat(0);
+        let odd = i32x4::new([-1, 0, -1, 0]);
         while let Some(block) = values.get_mut(i..i + 4) {
             let Ok(words) = <[u32; 4]>::try_from(&*block) else {
                 break;
@@ -260,21 +294,31 @@ fn runs_from_values(values: &mut [u32], simd: bool) -> bool {
             let x: i32x4 = cast(words);
             let runs = x + up_two_lanes(x) + carries;
             seen |= runs;
-            block.copy_from_slice(&cast::<i32x4, [u32; 4]>(runs));
+            areas += runs & odd;
+            if STORE {
+                block.copy_from_slice(&cast::<i32x4, [u32; 4]>(runs));
+            }
             carries = last_two_lanes(runs);
             i += 4;
         }
         let [a, b, ..] = carries.to_array();
         (two_back, one_back) = (a, b);
         all |= seen.to_array().iter().fold(0, |a, &x| a | x as u32);
+        area = areas
+            .to_array()
+            .iter()
+            .fold(area, |a, &x| a.wrapping_add(x as u32));
     }
-    for v in values.iter_mut().skip(i) {
+    for (k, v) in values.iter_mut().enumerate().skip(i) {
         let run = (*v as i32).wrapping_add(two_back);
-        *v = run as u32;
+        if STORE {
+            *v = run as u32;
+        }
         all |= run as u32;
+        area = area.wrapping_add((run as u32) & 0u32.wrapping_sub((k % 2) as u32));
         (two_back, one_back) = (one_back, run);
     }
-    all >> 30 == 0
+    (all >> 30 == 0).then_some(area)
 }
 
 /// Lanes `[0, 0, a, b]` of `[a, b, c, d]`.
@@ -580,6 +624,7 @@ mod tests {
             }
             let s = encode_counts(&counts);
             assert_fast_agrees(&s, Some(&counts));
+            assert_area_agrees(&s);
             assert_eq!(decode_counts(&s), Ok(counts));
         }
         for _ in 0..3000 {
@@ -593,7 +638,15 @@ mod tests {
                 .collect();
             let want = decode_counts_checked(&s).ok();
             assert_fast_agrees(&s, want.as_ref());
+            assert_area_agrees(&s);
         }
+    }
+
+    /// [`decode_area`] equals the area of the checked decoder's runs, or its error.
+    fn assert_area_agrees(s: &[u8]) {
+        let want = decode_counts_checked(s).map(|runs| crate::rle::ops::area_of_counts(&runs));
+        let mut scratch = vec![9; 2];
+        assert_eq!(decode_area(s, &mut scratch), want, "{s:?}");
     }
 
     #[test]
