@@ -160,8 +160,9 @@ pub fn bboxes_of_inputs_into(items: &[RleInput<'_>], out: &mut [f64]) -> Result<
 }
 
 /// Adds the foreground runs (`foreground`) or the background runs of one input RLE to
-/// `cover` (a string is decoded into `buf`). Returns false (with `cover` partly set) unless the runs
-/// are canonical and cover exactly the mask: such input needs pycocotools' exact run walk.
+/// `cover` (a string is decoded into `buf`). Returns false (with `cover` partly set) unless
+/// the runs are canonical and cover exactly the mask: such input needs pycocotools' exact run
+/// walk.
 fn mark_canonical(
     item: &RleInput<'_>,
     buf: &mut Vec<u32>,
@@ -187,25 +188,28 @@ fn mark_canonical(
     if runs.iter().skip(1).fold(u32::MAX, |m, &r| m.min(r)) == 0 {
         return false;
     }
-    let mut pos = 0usize;
+    // Positions in 64 bits, so that runs summing past the address space cannot wrap around to
+    // a valid total.
+    let mut pos = 0u64;
     let mut pairs = runs.chunks_exact(2);
     for pair in pairs.by_ref() {
-        let start = pos + pair[0] as usize;
-        let end = start + pair[1] as usize;
+        let start = pos + u64::from(pair[0]);
+        let end = start + u64::from(pair[1]);
         if foreground {
-            cover.add(start, end);
+            cover.add(start as usize, end as usize);
         } else {
-            cover.add(pos, start);
+            cover.add(pos as usize, start as usize);
         }
         pos = end;
     }
     if let [background] = pairs.remainder() {
+        let end = pos + u64::from(*background);
         if !foreground {
-            cover.add(pos, pos + *background as usize);
+            cover.add(pos as usize, end as usize);
         }
-        pos += *background as usize;
+        pos = end;
     }
-    pos == pixels
+    pos == pixels as u64
 }
 
 /// The pixels in a foreground (`foreground`) or background run of any of the canonical
