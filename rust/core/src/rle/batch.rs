@@ -159,35 +159,35 @@ pub fn bboxes_of_inputs_into(items: &[RleInput<'_>], out: &mut [f64]) -> Result<
     })
 }
 
-/// Adds the foreground runs (`foreground`) or the background runs of one input RLE to
-/// `cover` (a string is decoded into `buf`). Returns false (with `cover` partly set) unless
-/// the runs are canonical and cover exactly the mask: such input needs pycocotools' exact run
-/// walk.
-fn mark_canonical(
-    item: &RleInput<'_>,
-    buf: &mut Vec<u32>,
-    cover: &mut Cover,
-    pixels: usize,
-    foreground: bool,
-) -> bool {
+/// The runs of one input RLE (a string is decoded into `buf`) if none is empty but the first
+/// (background) one, in a pass the compiler vectorises; whether they cover the mask is left to
+/// the caller. `None` for anything else: such input needs pycocotools' exact run walk.
+fn nonempty_runs<'a>(item: &'a RleInput<'_>, buf: &'a mut Vec<u32>) -> Option<&'a [u32]> {
     let runs: &[u32] = match *item {
         RleInput::Compressed { h, w, counts } => {
-            if super::check_size(h, w).is_err() {
-                return false;
-            }
-            match codec::decode_counts_with(counts, buf) {
-                Ok(runs) => runs,
-                Err(_) => return false,
-            }
+            super::check_size(h, w).ok()?;
+            codec::decode_counts_with(counts, buf).ok()?
         }
         RleInput::Uncompressed { counts, .. } => counts,
     };
-    // Canonical: no empty run but the first (background) one, checked first in a pass the
-    // compiler vectorises; and the runs cover the mask, checked on the position marking
-    // reaches (ranges past the mask are not added, and the input then is not canonical).
-    if runs.iter().skip(1).fold(u32::MAX, |m, &r| m.min(r)) == 0 {
-        return false;
-    }
+    (runs.iter().skip(1).fold(u32::MAX, |m, &r| m.min(r)) > 0).then_some(runs)
+}
+
+/// [`nonempty_runs`] that also cover exactly the mask of `pixels` pixels: canonical runs.
+fn canonical_runs<'a>(
+    item: &'a RleInput<'_>,
+    buf: &'a mut Vec<u32>,
+    pixels: usize,
+) -> Option<&'a [u32]> {
+    let runs = nonempty_runs(item, buf)?;
+    let sum: u64 = runs.iter().map(|&r| u64::from(r)).sum();
+    (sum == pixels as u64).then_some(runs)
+}
+
+/// Adds the foreground runs (`foreground`) or the background runs of `runs` (none empty but
+/// the first) to `cover`; returns whether they cover exactly the mask of `pixels` pixels
+/// (ranges past it are not added, and the input then is not canonical).
+fn mark_runs(runs: &[u32], cover: &mut Cover, pixels: usize, foreground: bool) -> bool {
     // Positions in 64 bits, so that runs summing past the address space cannot wrap around to
     // a valid total.
     let mut pos = 0u64;
@@ -210,6 +210,18 @@ fn mark_canonical(
         pos = end;
     }
     pos == pixels as u64
+}
+
+/// Adds one input RLE's runs of one kind to `cover` ([`mark_runs`]); false (with `cover`
+/// partly set) unless its runs are canonical.
+fn mark_canonical(
+    item: &RleInput<'_>,
+    buf: &mut Vec<u32>,
+    cover: &mut Cover,
+    pixels: usize,
+    foreground: bool,
+) -> bool {
+    nonempty_runs(item, buf).is_some_and(|runs| mark_runs(runs, cover, pixels, foreground))
 }
 
 /// The pixels in a foreground (`foreground`) or background run of any of the canonical
@@ -244,15 +256,46 @@ fn cover_of_inputs(items: &[RleInput<'_>], pixels: usize, foreground: bool) -> O
     total
 }
 
+/// Union or intersection of many canonical RLEs of `pixels` pixels (`None` as soon as one is
+/// not): pycocotools' pairwise walk while the result so far stays about as short as the next
+/// input, as it does for intersections (which shrink) and unions of nested masks, each step
+/// then costing about that input's runs; once the result has grown past that, every further
+/// step would walk it again, and the remaining inputs are covered instead, the result so far
+/// with them. On canonical input both give the walk's runs.
+fn merge_many(items: &[RleInput<'_>], pixels: usize, intersect: bool) -> Option<Vec<u32>> {
+    let (first, rest) = items.split_first()?;
+    let mut buf = Vec::new();
+    let mut merged = canonical_runs(first, &mut buf, pixels)?.to_vec();
+    for (i, item) in rest.iter().enumerate() {
+        let runs = canonical_runs(item, &mut buf, pixels)?;
+        if merged.len() > 2 * runs.len() + 8 {
+            let mut cover = cover_of_inputs(rest.get(i..)?, pixels, !intersect)?;
+            mark_runs(&merged, &mut cover, pixels, !intersect).then_some(())?;
+            return Some(cover.runs(intersect));
+        }
+        // An empty intersection or a full union stays so: the input only needs checking.
+        let settled = if intersect {
+            merged.len() == 1
+        } else {
+            merged.len() == 2 && merged.first() == Some(&0)
+        };
+        if !settled {
+            merged = ops::merge_pair(&merged, runs, intersect).ok()?;
+        }
+    }
+    Some(merged)
+}
+
 /// Largest mask merged through a [`Cover`] (a byte a pixel of scratch memory per thread:
 /// 64 MB); larger ones take the walk.
 const COVER_MAX_PIXELS: usize = 1 << 26;
 
 /// Union (or intersection) of input RLEs, with `ops::merge`'s results. Many canonical RLEs of
-/// one size are merged straight from their strings through a [`Cover`] of the mask: the union
-/// sets every foreground run, the intersection is the complement of every background run
-/// set; both give the canonical runs that the walk gives on canonical input. Anything else is
-/// parsed and goes through `ops::merge`, pycocotools' exact run walk.
+/// one size are merged straight from their strings ([`merge_many`]): walked pairwise while the
+/// result stays short, else through a [`Cover`] of the mask, where the union sets every
+/// foreground run and the intersection is the complement of every background run set; both
+/// give the canonical runs that the walk gives on canonical input. Anything else is parsed and
+/// goes through `ops::merge`, pycocotools' exact run walk.
 pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
     let size = |item: &RleInput<'_>| match *item {
         RleInput::Compressed { h, w, .. } | RleInput::Uncompressed { h, w, .. } => (h, w),
@@ -268,8 +311,7 @@ pub fn merge_inputs(items: &[RleInput<'_>], intersect: bool) -> Result<Rle> {
             // masks of 450 runs: about a dozen inputs (`examples/maskbench.rs`).
             let sequential_cost = input_cost(items).saturating_mul(items.len()) / 2;
             if sequential_cost > pixels / 8 && pixels <= COVER_MAX_PIXELS {
-                if let Some(cover) = cover_of_inputs(items, pixels, !intersect) {
-                    let counts = cover.runs(intersect);
+                if let Some(counts) = merge_many(items, pixels, intersect) {
                     return Ok(Rle { h, w, counts });
                 }
             }

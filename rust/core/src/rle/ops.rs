@@ -302,7 +302,7 @@ impl<'a> RunCursor<'a> {
 /// Union (or intersection) of two RLEs of the same size, exactly as one step of `rleMerge`.
 /// The walk stops when both current runs are used up at once; with empty runs inside an input
 /// that can happen before the last pixel (pycocotools then returns too few pixels): an error.
-fn merge_pair(a: &[u32], b: &[u32], intersect: bool) -> Result<Vec<u32>> {
+pub(crate) fn merge_pair(a: &[u32], b: &[u32], intersect: bool) -> Result<Vec<u32>> {
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut ra, mut rb) = (RunCursor::new(a), RunCursor::new(b));
     let (mut v, mut cc) = (false, 0u32);
@@ -605,7 +605,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as u32
         };
-        for trial in 0..150 {
+        for trial in 0..300 {
             // Small masks of scattered pixels, then larger ones of long runs (pixel counts
             // on and off 64-pixel words, runs across them).
             let (h, w) = if trial < 50 {
@@ -613,9 +613,14 @@ mod tests {
             } else {
                 (1 + u64::from(next() % 70), 1 + u64::from(next() % 30))
             };
-            let n = 2 + trial as usize % 12;
+            // Up to 40 inputs, sometimes a full or empty one (which settles a union or an
+            // intersection for good: batch::merge then only checks the rest).
+            let n = 2 + trial as usize % 12 + if trial % 3 == 0 { 26 } else { 0 };
             let masks: Vec<Vec<u8>> = (0..n)
                 .map(|_| {
+                    if next() % 7 == 0 {
+                        return vec![u8::from(next() % 2 == 0); (h * w) as usize];
+                    }
                     if trial < 50 {
                         return (0..h * w).map(|_| u8::from(next() % 3 == 0)).collect();
                     }
