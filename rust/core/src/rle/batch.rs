@@ -269,8 +269,11 @@ fn merge_many(items: &[RleInput<'_>], pixels: usize, intersect: bool) -> Option<
     for (i, item) in rest.iter().enumerate() {
         let runs = canonical_runs(item, &mut buf, pixels)?;
         if merged.len() > 2 * runs.len() + 8 {
-            let mut cover = cover_of_inputs(rest.get(i..)?, pixels, !intersect)?;
-            mark_runs(&merged, &mut cover, pixels, !intersect).then_some(())?;
+            // This input is decoded already: marked here, the ones after it by the pool.
+            let mut cover = cover_of_inputs(rest.get(i + 1..)?, pixels, !intersect)?;
+            for done in [&merged[..], runs] {
+                mark_runs(done, &mut cover, pixels, !intersect).then_some(())?;
+            }
             return Some(cover.runs(intersect));
         }
         // An empty intersection or a full union stays so: the input only needs checking.

@@ -121,10 +121,7 @@ pub fn decode_area(s: &[u8], scratch: &mut Vec<u32>) -> Result<u32> {
             return Ok(area);
         }
     }
-    let runs = decode_counts_checked(s)?;
-    Ok(runs
-        .chunks_exact(2)
-        .fold(0u32, |a, pair| a.wrapping_add(pair[1])))
+    Ok(super::ops::area_of_counts(&decode_counts_checked(s)?))
 }
 
 /// Whether every byte of `s` is in the alphabet, in one pass the compiler vectorises.
@@ -337,8 +334,8 @@ fn last_two_lanes(x: i32x4) -> i32x4 {
     cast(cast::<i32x4, u8x16>(x).shuffle(u8x16::new(LAST)))
 }
 
-/// Whether [`decode_fast`] decodes windows with [`window_values`]: where the target has a
-/// byte shuffle (`pshufb`, SSSE3: the build asks for x86-64-v2 in `.cargo/config.toml`;
+/// Whether [`decode_fast`] uses SIMD (windows through [`window_values`], runs four at a time
+/// in [`runs_from_values`]): where the target has a byte shuffle (`pshufb`, SSSE3: the build asks for x86-64-v2 in `.cargo/config.toml`;
 /// NEON's `tbl`). Elsewhere `wide` would emulate it lane by lane, slower than the scalar loop.
 const SIMD: bool = cfg!(any(
     target_feature = "ssse3",

@@ -117,9 +117,10 @@ impl Sweep {
     fn covered(&mut self, block: &[u8]) -> u64 {
         // Nothing starts in the block and nothing reaches into it: the common case of
         // sparse masks, checked in a few word loads.
-        let starts = block.chunks_exact(8).fold(0u64, |acc, bytes| {
-            acc | u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]))
-        });
+        let (words, _) = block.as_chunks::<8>();
+        let starts = words
+            .iter()
+            .fold(0u64, |acc, w| acc | u64::from_le_bytes(*w));
         if starts == 0 && self.carry == u8x16::splat(0) {
             return 0;
         }
