@@ -37,6 +37,7 @@ OPS = [
     ("iou 100x100 RLEs", "calls/s", 1),
     ("iou 1000x1000 boxes", "calls/s", 1),
     ("merge 1000 RLEs (union)", "calls/s", 1),
+    ("merge 1000 RLEs (intersection)", "calls/s", 1),
     ("area 10k RLEs", "RLEs/s", 10_000),
     ("toBbox 10k RLEs", "RLEs/s", 10_000),
 ]
@@ -129,7 +130,7 @@ def rlemasklib_api():
     ns.decode = lambda rles: np.stack([r.decode(x) for x in rles], axis=2)
     ns.area = lambda rles: r.area(rles)
     ns.toBbox = lambda rles: r.to_bbox(rles)
-    ns.merge = lambda rles: r.union(rles)
+    ns.merge = lambda rles, intersect=0: (r.intersection if intersect else r.union)(rles)
     return ns
 
 
@@ -151,6 +152,7 @@ def run_tool(tool: str, inputs: Path, min_time: float) -> dict:
         "iou 100x100 RLEs": lambda: m.iou(rles[:100], rles[100:200], [0] * 100),
         "iou 1000x1000 boxes": lambda: m.iou(d["boxes_a"], d["boxes_b"], [0] * 1000),
         "merge 1000 RLEs (union)": lambda: m.merge(rles[:1000]),
+        "merge 1000 RLEs (intersection)": lambda: m.merge(rles[:1000], intersect=1),
         "area 10k RLEs": lambda: m.area(rles),
         "toBbox 10k RLEs": lambda: m.toBbox(rles),
     }
