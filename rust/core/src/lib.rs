@@ -6,6 +6,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod parallel;
+mod prefetch;
 pub mod rle;
 #[cfg(test)]
 mod test_rng;

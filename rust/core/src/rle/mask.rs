@@ -6,6 +6,12 @@
 
 use super::Rle;
 use crate::error::Result;
+use crate::prefetch::prefetch;
+
+/// How far ahead of the scan [`run_end`] asks for memory: 3 KB, measured best of 0.25-8 KB
+/// (1000 masks of 640x480 on one core: 43 us a mask without the hint, 30 us with it, the
+/// speed of a bare read of the same bytes).
+const PREFETCH_AHEAD: usize = 3072;
 
 /// Index of the first byte of `hay` that differs from `v`, or `hay.len()`. Compares 32 bytes
 /// at a time as four 64-bit words (no early exit inside a block, so it stays branch-light).
@@ -15,6 +21,7 @@ fn run_end(hay: &[u8], v: u8) -> usize {
     let mut blocks = hay.chunks_exact(32);
     let mut skipped = 0;
     for block in &mut blocks {
+        prefetch(block, PREFETCH_AHEAD);
         let diff = block
             .chunks_exact(8)
             .fold(0u64, |acc, w| acc | (word(w) ^ pattern));
