@@ -137,6 +137,19 @@ def test_merge_bad_inputs():
         cm.merge([GOOD, {"size": [2, 3], "counts": b"05"}])
 
 
+def test_iou_boxes_output_array_is_checked():
+    # The binding writes box IoUs into an array the facade made with np.empty; one of the
+    # wrong shape or order is refused, never written past.
+    dt, gt, crowd = np.zeros((2, 4)), np.zeros((3, 4)), np.zeros(3, dtype=np.uint8)
+    for out in (np.empty((3, 2), order="F"), np.empty((2, 3), order="C")):
+        with pytest.raises(InputTypeError, match="Fortran-ordered 2 x 3"):
+            cm._cocors.iou_boxes(dt, gt, crowd, out)
+    boxes = np.array([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0]])
+    out = np.full((2, 2), np.nan, order="F")
+    cm._cocors.iou_boxes(boxes, boxes, np.zeros(2, dtype=np.uint8), out)
+    assert out.tolist() == pm.iou(boxes, boxes, [0, 0]).tolist()
+
+
 def test_iou_bad_inputs():
     with pytest.raises(InputTypeError, match="iscrowd has 2 flags but gt has 1"):
         cm.iou([GOOD], [GOOD], [0, 0])

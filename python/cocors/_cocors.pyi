@@ -59,9 +59,12 @@ def iou_rles(
     """(m, n) Fortran-ordered IoU of RLE lists."""
 
 def iou_boxes(
-    dt: npt.NDArray[np.float64], gt: npt.NDArray[np.float64], iscrowd: npt.NDArray[np.uint8]
-) -> npt.NDArray[np.float64]:
-    """(m, n) Fortran-ordered IoU of N x 4 box arrays."""
+    dt: npt.NDArray[np.float64],
+    gt: npt.NDArray[np.float64],
+    iscrowd: npt.NDArray[np.uint8],
+    out: npt.NDArray[np.float64],
+) -> None:
+    """IoU of N x 4 box arrays written into every entry of ``out``, (m, n) Fortran-ordered."""
 
 def fr_bbox(bb: npt.NDArray[np.float64], h: int, w: int) -> List[_RLE]:
     """RLEs of an N x 4 float64 array of boxes."""

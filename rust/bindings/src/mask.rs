@@ -237,28 +237,40 @@ pub fn iou_rles<'py>(
     Ok(out)
 }
 
-/// IoU matrix `(m, n)` (Fortran order) of two `N x 4` float64 box arrays, pycocotools' `bbIou`.
+/// IoU of two `N x 4` float64 box arrays (pycocotools' `bbIou`) written into `out`, an
+/// `(m, n)` Fortran-ordered float64 array. Every entry is written, so the caller passes
+/// `np.empty`: a zeroed array would cost a serial pass over memory before the parallel one
+/// (0.3 ms of the 1.3 ms a 1000 x 1000 matrix takes on one thread).
 #[pyfunction]
 pub fn iou_boxes<'py>(
     py: Python<'py>,
     dt: PyReadonlyArray2<'py, f64>,
     gt: PyReadonlyArray2<'py, f64>,
     iscrowd: PyReadonlyArray1<'py, u8>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    out: &Bound<'py, PyArray2<f64>>,
+) -> PyResult<()> {
     let dt = boxes_of(&dt, "dt")?;
     let gt = boxes_of(&gt, "gt")?;
     let crowd = crowd_flags(&iscrowd)?;
-    let out = PyArray2::<f64>::zeros(py, [dt.len(), gt.len()], true);
-    {
-        let mut rw = out
-            .try_readwrite()
-            .map_err(|e| input_type(py, format!("iou: {e}")))?;
-        let buf = rw
-            .as_slice_mut()
-            .map_err(|e| input_type(py, format!("iou: {e}")))?;
-        py.detach(|| batch::iou_boxes(&dt, &gt, &crowd, buf));
+    let mut rw = out
+        .try_readwrite()
+        .map_err(|e| input_type(py, format!("iou: {e}")))?;
+    if rw.shape() != [dt.len(), gt.len()] || !rw.is_fortran_contiguous() {
+        return Err(input_type(
+            py,
+            format!(
+                "iou: out must be a Fortran-ordered {} x {} array, got shape {:?}",
+                dt.len(),
+                gt.len(),
+                rw.shape()
+            ),
+        ));
     }
-    Ok(out)
+    let buf = rw
+        .as_slice_mut()
+        .map_err(|e| input_type(py, format!("iou: {e}")))?;
+    py.detach(|| batch::iou_boxes(&dt, &gt, &crowd, buf));
+    Ok(())
 }
 
 /// RLE dicts of an `N x 4` float64 array of boxes `[x, y, w, h]` (pycocotools' `frBbox`).
