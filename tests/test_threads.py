@@ -128,3 +128,33 @@ def test_gil_is_released_during_batch_work():
         stop.set()
         t.join()
     assert len(ticks) > 100
+
+
+def test_polygon_batches_in_blocks_match_pycocotools_and_fail_at_the_first_bad_item(restore_threads):
+    # frPyObjects converts polygons block by block while the pool rasterises earlier blocks
+    # (blocks of 256): results, and which error a batch with several bad polygons raises (the
+    # first in list order, whatever its kind), must not depend on the thread count.
+    import pycocotools.mask as pm
+
+    rng = np.random.default_rng(11)
+    polys = [np.round(rng.uniform(-20, 180, 2 * rng.integers(3, 40)), 2).tolist() for _ in range(1100)]
+    expected = pm.frPyObjects(polys, 120, 160)
+    bad_type = list(polys)
+    bad_type[700] = polys[700][:4] + ["x"] + polys[700][5:]
+    bad_coord = list(polys)
+    bad_coord[300] = polys[300][:2] + [float("nan")] + polys[300][3:]
+    both_late_type = list(bad_coord)
+    both_late_type[700] = bad_type[700]
+    both_early_type = list(bad_type)
+    both_early_type[255] = bad_type[700]
+    both_early_type[256] = bad_coord[300]
+    for n in (1, 2, 3):
+        cocors.set_num_threads(n)
+        assert cm.frPyObjects(polys, 120, 160) == expected
+        with pytest.raises(cocors.InputTypeError, match=r"^polygon #700 must be a flat list"):
+            cm.frPyObjects(bad_type, 120, 160)
+        for batch in (bad_coord, both_late_type):
+            with pytest.raises(cocors.GeometryError, match=r"^item 300: coordinate NaN at position 2"):
+                cm.frPyObjects(batch, 120, 160)
+        with pytest.raises(cocors.InputTypeError, match=r"^polygon #255 must be a flat list"):
+            cm.frPyObjects(both_early_type, 120, 160)

@@ -37,7 +37,7 @@ pub enum Error {
     SizeTooLarge { h: u64, w: u64 },
 
     /// A polygon or box coordinate that is not finite or is absurdly large.
-    #[error("coordinate {value} at position {position} is not a finite number within +/-{limit}", limit = crate::rle::poly::COORD_LIMIT)]
+    #[error("coordinate {value:?} at position {position} is not a finite number within +/-{limit:e}", limit = crate::rle::poly::COORD_LIMIT)]
     BadCoordinate { position: usize, value: f64 },
 
     /// Malformed JSON: where (byte offset, and line:column once the file is known) and what

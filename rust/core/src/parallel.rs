@@ -93,3 +93,240 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 pub fn worth_parallel(items: usize, work: usize) -> bool {
     items > 1 && work > 20_000 && num_threads() > 1
 }
+
+/// Runs a batch as a pipeline of `blocks` blocks: `produce(b)` makes block `b`'s input on the
+/// calling thread (`None` stops production early), `work` turns inputs into
+/// outputs, and `consume(b, output)` takes the outputs on the calling thread in block order;
+/// its first error stops the batch (work under way finishes and is dropped).
+///
+/// Why: a caller that must make the inputs and take the outputs on its own thread (the binding
+/// converts Python objects and builds result dicts under the GIL) overlaps that serial work
+/// with the parallel part instead of adding to it. With `n` threads configured, `n - 1` pool
+/// threads take blocks from a queue while the calling thread produces; the calling thread
+/// then works through the queue too whenever the next output is not ready to consume, so `n`
+/// threads are busy, not `n + 1`. With one thread or one block, or where the pool cannot be
+/// built, every step runs on the calling thread, block after block. Either way the output
+/// (and the first error) never depends on the thread count.
+pub fn pipeline<T: Send, U: Send, E>(
+    blocks: usize,
+    mut produce: impl FnMut(usize) -> Option<T>,
+    work: impl Fn(T) -> U + Sync,
+    mut consume: impl FnMut(usize, U) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = num_threads();
+    let pool = if threads > 1 && blocks > 1 {
+        pool()
+    } else {
+        None
+    };
+    let Some(pool) = pool else {
+        for b in 0..blocks {
+            let Some(input) = produce(b) else { break };
+            consume(b, work(input))?;
+        }
+        return Ok(());
+    };
+    let queue = BlockQueue::new();
+    let (done, finished) = std::sync::mpsc::channel::<(usize, U)>();
+    pool.in_place_scope(|scope| {
+        for _ in 1..threads {
+            let (done, queue, work) = (done.clone(), &queue, &work);
+            scope.spawn(move |_| {
+                while let Some((b, input)) = queue.wait_pop() {
+                    // The receiver is gone only if `consume` failed: the output is not wanted.
+                    drop(done.send((b, work(input))));
+                }
+            });
+        }
+        drop(done);
+        let result = (|| {
+            let mut produced = 0;
+            while produced < blocks {
+                let Some(input) = produce(produced) else {
+                    break;
+                };
+                queue.push(produced, input);
+                produced += 1;
+            }
+            queue.close();
+            // Outputs arrive in any order; each waits in `ready` until its turn.
+            let mut ready: Vec<Option<U>> = (0..produced).map(|_| None).collect();
+            let mut next = 0;
+            while next < produced {
+                if let Some(output) = ready[next].take() {
+                    consume(next, output)?;
+                    next += 1;
+                } else if let Ok((b, output)) = finished.try_recv() {
+                    ready[b] = Some(output);
+                } else if let Some((b, input)) = queue.pop() {
+                    ready[b] = Some(work(input));
+                } else if let Ok((b, output)) = finished.recv() {
+                    // Nothing queued: the next output is being made by a pool thread.
+                    ready[b] = Some(output);
+                } else {
+                    // Every pool thread has ended without sending it: one panicked, and the
+                    // scope re-raises that panic as it ends.
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        // After an error the pool threads must not start on what is left.
+        queue.clear();
+        result
+    })
+}
+
+/// The blocks of a [`pipeline`] waiting for a thread, and whether more will come.
+struct BlockQueue<T> {
+    state: Mutex<(std::collections::VecDeque<(usize, T)>, bool)>,
+    more: std::sync::Condvar,
+}
+
+impl<T> BlockQueue<T> {
+    fn new() -> Self {
+        BlockQueue {
+            state: Mutex::new((std::collections::VecDeque::new(), false)),
+            more: std::sync::Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::collections::VecDeque<(usize, T)>, bool)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, b: usize, input: T) {
+        self.lock().0.push_back((b, input));
+        self.more.notify_one();
+    }
+
+    /// No more blocks will be pushed.
+    fn close(&self) {
+        self.lock().1 = true;
+        self.more.notify_all();
+    }
+
+    /// Drops the blocks not yet taken, and closes.
+    fn clear(&self) {
+        let mut state = self.lock();
+        state.0.clear();
+        state.1 = true;
+        drop(state);
+        self.more.notify_all();
+    }
+
+    /// The next block, if one is queued.
+    fn pop(&self) -> Option<(usize, T)> {
+        self.lock().0.pop_front()
+    }
+
+    /// The next block, waiting for one while the queue is open; `None` once it is closed and
+    /// empty.
+    fn wait_pop(&self) -> Option<(usize, T)> {
+        let mut state = self.lock();
+        loop {
+            if let Some(block) = state.0.pop_front() {
+                return Some(block);
+            }
+            if state.1 {
+                return None;
+            }
+            state = self
+                .more
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Squares of `0..n` through [`pipeline`] in blocks of 7, with `fail` as the first item
+    /// whose work fails and `stop` as the first item `produce` refuses (ending its block
+    /// early and the batch after it): the outputs consumed, then the error.
+    fn squares(n: usize, fail: usize, stop: usize) -> (Vec<usize>, Option<String>) {
+        let mut out = Vec::new();
+        let mut stopped = None;
+        let result = pipeline(
+            n.div_ceil(7),
+            |b| {
+                if stopped.is_some() {
+                    return None;
+                }
+                let items: Vec<usize> = (7 * b..n.min(7 * b + 7))
+                    .take_while(|&i| i < stop)
+                    .collect();
+                if items.len() < n.min(7 * b + 7) - 7 * b {
+                    stopped = Some(format!("stop at {stop}"));
+                }
+                Some((items, stopped.clone()))
+            },
+            |(items, stop): (Vec<usize>, Option<String>)| {
+                let squares: Result<Vec<usize>, String> = items
+                    .iter()
+                    .map(|&i| {
+                        if i == fail {
+                            Err(format!("fail at {i}"))
+                        } else {
+                            Ok(i * i)
+                        }
+                    })
+                    .collect();
+                (squares, stop)
+            },
+            |_, (squares, stop)| {
+                out.extend(squares?);
+                stop.map_or(Ok(()), Err)
+            },
+        );
+        (out, result.err())
+    }
+
+    #[test]
+    fn pipeline_keeps_order_and_the_first_error_whatever_the_threads() {
+        let cases = [
+            (0, usize::MAX, usize::MAX),
+            (1, usize::MAX, usize::MAX),
+            (7, usize::MAX, usize::MAX),
+            (200, usize::MAX, usize::MAX),
+            (200, 150, usize::MAX),
+            (200, usize::MAX, 100),
+            (200, 101, 100),
+            (200, 99, 100),
+            (200, 99, 98),
+        ];
+        for (n, fail, stop) in cases {
+            // A block whose work fails gives no output; one cut short gives what it has.
+            let expected_len = if fail < n && fail < stop {
+                7 * (fail / 7)
+            } else {
+                n.min(stop)
+            };
+            let (out, err) = squares(n, fail, stop);
+            assert_eq!(
+                out,
+                (0..expected_len).map(|i| i * i).collect::<Vec<_>>(),
+                "{n} {fail} {stop}"
+            );
+            let expected_err = if fail < n && fail < stop {
+                Some(format!("fail at {fail}"))
+            } else if stop < n {
+                Some(format!("stop at {stop}"))
+            } else {
+                None
+            };
+            assert_eq!(err, expected_err, "{n} {fail} {stop}");
+            for threads in [2, 3, 8] {
+                set_num_threads(threads);
+                assert_eq!(
+                    squares(n, fail, stop),
+                    (out.clone(), err.clone()),
+                    "{threads} threads"
+                );
+            }
+            set_num_threads(0);
+        }
+    }
+}

@@ -404,6 +404,43 @@ pub fn from_polygons(polygons: &[&[f64]], h: u64, w: u64) -> Result<Vec<Rle>> {
     try_map(polygons, cost, |p| poly::from_polygon(p, h, w))
 }
 
+/// Counts strings stored one after another in one buffer: one allocation for a block of
+/// results, which another thread reads and frees.
+#[derive(Debug, Default)]
+pub struct Strings {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Strings {
+    /// The strings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let s = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            s
+        })
+    }
+}
+
+/// Counts strings of the RLEs of polygons, all of size `h` x `w`, on the calling thread: one
+/// block of a batch that the caller spreads over the pool itself (see
+/// [`parallel::pipeline`]). An error names its item counted from `first`, the block's place
+/// in the batch.
+pub fn polygon_strings(polygons: &[&[f64]], first: usize, h: u64, w: u64) -> Result<Strings> {
+    let mut out = Strings {
+        bytes: Vec::new(),
+        ends: Vec::with_capacity(polygons.len()),
+    };
+    for (i, p) in polygons.iter().enumerate() {
+        let rle = poly::from_polygon(p, h, w).map_err(|e| e.at_item(first + i))?;
+        codec::encode_counts_into(&rle.counts, &mut out.bytes);
+        out.ends.push(out.bytes.len());
+    }
+    Ok(out)
+}
+
 /// RLEs of boxes `[x, y, width, height]`, all of size `h` x `w`.
 pub fn from_bboxes(boxes: &[[f64; 4]], h: u64, w: u64) -> Result<Vec<Rle>> {
     super::check_size(h, w)?;
