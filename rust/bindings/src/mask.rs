@@ -309,7 +309,8 @@ struct PolygonBlock {
 ///
 /// A pipeline (`parallel::pipeline`): this thread converts block after block of polygons,
 /// taking the GIL for each, while the pool rasterises and encodes the blocks already
-/// converted; then it builds the dicts block by block as they come back. Converting and
+/// converted; then it builds the dicts block by block in order, rasterising queued blocks
+/// itself while the next one is not back. Converting and
 /// building dicts are a fifth of the work and need the GIL, so overlapping them with the
 /// parallel part is what lets two threads come near twice the speed of one.
 #[pyfunction]

@@ -133,7 +133,7 @@ pub fn pipeline<T: Send, U: Send, E>(
             let (done, queue, work) = (done.clone(), &queue, &work);
             scope.spawn(move |_| {
                 while let Some((b, input)) = queue.wait_pop() {
-                    // The receiver is gone only if `consume` failed: the output is not wanted.
+                    // Cannot fail: the receiver outlives the scope.
                     drop(done.send((b, work(input))));
                 }
             });
