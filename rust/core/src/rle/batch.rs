@@ -186,15 +186,21 @@ fn canonical_runs<'a>(
 
 /// Adds the foreground runs (`foreground`) or the background runs of `runs` (none empty but
 /// the first) to `cover`; returns whether they cover exactly the mask of `pixels` pixels
-/// (ranges past it are not added, and the input then is not canonical).
+/// (it stops at the first run that ends past the mask: the input is not canonical).
 fn mark_runs(runs: &[u32], cover: &mut Cover, pixels: usize, foreground: bool) -> bool {
     // Positions in 64 bits, so that runs summing past the address space cannot wrap around to
     // a valid total.
-    let mut pos = 0u64;
+    let (mut pos, pixels) = (0u64, pixels as u64);
     let mut pairs = runs.chunks_exact(2);
     for pair in pairs.by_ref() {
-        let start = pos + u64::from(pair[0]);
-        let end = start + u64::from(pair[1]);
+        let (gap, len) = (u64::from(pair[0]), u64::from(pair[1]));
+        let start = pos + gap;
+        // One addition on the chain from pair to pair, not two.
+        let end = pos + (gap + len);
+        if end > pixels {
+            // Positions only grow: the runs cannot end at the mask's end.
+            return false;
+        }
         if foreground {
             cover.add(start as usize, end as usize);
         } else {
@@ -209,7 +215,7 @@ fn mark_runs(runs: &[u32], cover: &mut Cover, pixels: usize, foreground: bool) -
         }
         pos = end;
     }
-    pos == pixels as u64
+    pos == pixels
 }
 
 /// Adds one input RLE's runs of one kind to `cover` ([`mark_runs`]); false (with `cover`
