@@ -294,6 +294,9 @@ pub fn fr_bbox<'py>(
 /// polygons make 40 blocks of about 2 ms).
 const POLYGON_BLOCK: usize = 256;
 
+/// Polygons rasterised without releasing the GIL (some 10 us each).
+const FEW_POLYGONS: usize = 8;
+
 /// One block of polygons for the pool: coordinates converted under the GIL, all in one buffer
 /// split at `ends`, and the conversion error that ended the batch in this block, if any (the
 /// polygons before it are still rasterised, so that an earlier polygon's error comes first).
@@ -386,9 +389,9 @@ pub fn fr_poly<'py>(
         };
     let blocks = items.len().div_ceil(POLYGON_BLOCK);
     let run = || cocors_core::parallel::pipeline(blocks, produce, work, consume);
-    // A single block runs on this thread with the GIL held: releasing it would cost more than
-    // the work (annToRLE converts one to three polygons a call).
-    if blocks > 1 {
+    // A few polygons (annToRLE converts one to three a call) are rasterised with the GIL held:
+    // taking it back for the dicts would cost more than other threads gain in that time.
+    if items.len() > FEW_POLYGONS {
         py.detach(run)?;
     } else {
         run()?;
