@@ -132,7 +132,7 @@ def test_gil_is_released_during_batch_work():
 
 def test_polygon_batches_in_blocks_match_pycocotools_and_fail_at_the_first_bad_item(restore_threads):
     # frPyObjects converts polygons block by block while the pool rasterises earlier blocks
-    # (blocks of 256): results, and which error a batch with several bad polygons raises (the
+    # (of up to 256): results, and which error a batch with several bad polygons raises (the
     # first in list order, whatever its kind), must not depend on the thread count.
     import pycocotools.mask as pm
 
@@ -158,3 +158,13 @@ def test_polygon_batches_in_blocks_match_pycocotools_and_fail_at_the_first_bad_i
                 cm.frPyObjects(batch, 120, 160)
         with pytest.raises(cocors.InputTypeError, match=r"^polygon #255 must be a flat list"):
             cm.frPyObjects(both_early_type, 120, 160)
+        # Mid-sized batches go in blocks of 8 or more, spread over the threads too.
+        few = polys[:40]
+        assert cm.frPyObjects(few, 120, 160) == expected[:40]
+        mixed = list(few)
+        mixed[20], mixed[10] = bad_type[700], bad_coord[300]
+        with pytest.raises(cocors.GeometryError, match=r"^item 10: coordinate NaN"):
+            cm.frPyObjects(mixed, 120, 160)
+        mixed[9] = bad_type[700]
+        with pytest.raises(cocors.InputTypeError, match=r"^polygon #9 must be a flat list"):
+            cm.frPyObjects(mixed, 120, 160)

@@ -1,6 +1,8 @@
 //! The Mask API functions of `cocors._cocors`: convert, release the GIL around the core's batch
 //! work, convert back. `cocors.mask` (Python) does the pycocotools-style argument dispatch.
 
+use std::sync::{Mutex, PoisonError};
+
 use cocors_core::rle::{batch, codec, Rle};
 use numpy::{
     PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
@@ -256,13 +258,19 @@ pub fn iou_boxes<'py>(
         .try_readwrite()
         .map_err(|e| input_type(py, format!("iou: {e}")))?;
     if rw.shape() != [dt.len(), gt.len()] || !rw.is_fortran_contiguous() {
+        let shape: Vec<String> = rw.shape().iter().map(usize::to_string).collect();
         return Err(input_type(
             py,
             format!(
-                "iou: out must be a Fortran-ordered {} x {} array, got shape {:?}",
+                "iou: out must be a Fortran-ordered {} x {} array, got shape ({}){}",
                 dt.len(),
                 gt.len(),
-                rw.shape()
+                shape.join(", "),
+                if rw.is_fortran_contiguous() {
+                    ""
+                } else {
+                    " not in Fortran order"
+                }
             ),
         ));
     }
@@ -289,22 +297,24 @@ pub fn fr_bbox<'py>(
     to_dicts(py, &rles)
 }
 
-/// Polygons per block of [`fr_poly`]'s pipeline: enough to make handing a block to the pool
-/// cheap, few enough that the pool starts early and that the threads finish together (10k
-/// polygons make 40 blocks of about 2 ms).
-const POLYGON_BLOCK: usize = 256;
+/// Polygons per block of [`fr_poly`]'s pipeline: about four blocks a thread, so that the
+/// threads finish together, but at least [`FEW_POLYGONS`] (handing a block over costs some
+/// microseconds) and at most 256 (the pool then starts early: 10k polygons make 40 blocks of
+/// about 2 ms).
+fn polygon_block(polygons: usize) -> usize {
+    let threads = cocors_core::parallel::num_threads();
+    polygons.div_ceil(4 * threads).clamp(FEW_POLYGONS, 256)
+}
 
 /// Polygons rasterised without releasing the GIL (some 10 us each).
 const FEW_POLYGONS: usize = 8;
 
 /// One block of polygons for the pool: coordinates converted under the GIL, all in one buffer
-/// split at `ends`, and the conversion error that ended the batch in this block, if any (the
-/// polygons before it are still rasterised, so that an earlier polygon's error comes first).
+/// split at `ends`.
 struct PolygonBlock {
     first: usize,
     flat: Vec<f64>,
     ends: Vec<usize>,
-    error: Option<PyErr>,
 }
 
 /// RLE dicts of a list of flat polygons (pycocotools' `frPoly`), the first error in list
@@ -313,9 +323,9 @@ struct PolygonBlock {
 /// A pipeline (`parallel::pipeline`): this thread converts block after block of polygons,
 /// taking the GIL for each, while the pool rasterises and encodes the blocks already
 /// converted; then it builds the dicts block by block in order, rasterising queued blocks
-/// itself while the next one is not back. Converting and
-/// building dicts are a fifth of the work and need the GIL, so overlapping them with the
-/// parallel part is what lets two threads come near twice the speed of one.
+/// itself while the next one is not back. Converting and building dicts are a fifth of the
+/// work and need the GIL, so overlapping them with the parallel part is what lets two threads
+/// come near twice the speed of one.
 #[pyfunction]
 pub fn fr_poly<'py>(
     py: Python<'py>,
@@ -333,24 +343,43 @@ pub fn fr_poly<'py>(
             .collect::<PyResult<_>>()?,
     };
     let out = PyList::empty(py).unbind();
-    let mut stopped = false;
+    let size = polygon_block(items.len());
+    // A conversion error ends production in its block; the polygons before it are still
+    // rasterised (an error among them comes first), then `consume` raises it. It stays on
+    // this thread: no Python object goes to the pool.
+    // (A mutex only because the closures cross `py.detach`; both run on this thread.)
+    let conversion_error: Mutex<Option<(usize, PyErr)>> = Mutex::new(None);
+    let error_slot = || {
+        conversion_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
+    let take_error = |b: usize| {
+        let mut slot = error_slot();
+        match slot.take() {
+            Some((at, e)) if at == b => Some(e),
+            other => {
+                *slot = other;
+                None
+            }
+        }
+    };
     let produce = |b: usize| {
-        let first = b * POLYGON_BLOCK;
-        if stopped {
+        if error_slot().is_some() {
+            // The batch ends with the block that had the error.
             return None;
         }
-        let block = &items[first..items.len().min(first + POLYGON_BLOCK)];
+        let first = b * size;
+        let block = items.get(first..items.len().min(first + size))?;
         Python::attach(|py| {
             let mut converted = PolygonBlock {
                 first,
                 flat: Vec::new(),
                 ends: Vec::with_capacity(block.len()),
-                error: None,
             };
             for (i, p) in block.iter().enumerate() {
                 if let Err(e) = coordinates(p.bind(py), first + i, &mut converted.flat) {
-                    converted.error = Some(e);
-                    stopped = true;
+                    *error_slot() = Some((b, e));
                     break;
                 }
                 converted.ends.push(converted.flat.len());
@@ -369,25 +398,23 @@ pub fn fr_poly<'py>(
                 s
             })
             .collect();
-        let strings = batch::polygon_strings(&slices, block.first, h, w);
-        (strings, block.error)
+        batch::polygon_strings(&slices, block.first, h, w)
     };
-    let consume =
-        |_: usize, (strings, error): (cocors_core::Result<batch::Strings>, Option<PyErr>)| {
-            Python::attach(|py| {
-                let strings = strings.map_err(|e| to_py(py, e))?;
-                if let Some(e) = error {
-                    return Err(e);
-                }
-                let out = out.bind(py);
-                without_gc(py, || {
-                    strings
-                        .iter()
-                        .try_for_each(|s| out.append(rle_dict(py, h, w, s)?))
-                })
+    let consume = |b: usize, strings: cocors_core::Result<batch::Strings>| {
+        Python::attach(|py| {
+            let strings = strings.map_err(|e| to_py(py, e))?;
+            if let Some(e) = take_error(b) {
+                return Err(e);
+            }
+            let out = out.bind(py);
+            without_gc(py, || {
+                strings
+                    .iter()
+                    .try_for_each(|s| out.append(rle_dict(py, h, w, s)?))
             })
-        };
-    let blocks = items.len().div_ceil(POLYGON_BLOCK);
+        })
+    };
+    let blocks = items.len().div_ceil(size);
     let run = || cocors_core::parallel::pipeline(blocks, produce, work, consume);
     // A few polygons (annToRLE converts one to three a call) are rasterised with the GIL held:
     // taking it back for the dicts would cost more than other threads gain in that time.

@@ -129,6 +129,9 @@ pub fn pipeline<T: Send, U: Send, E>(
     let queue = BlockQueue::new();
     let (done, finished) = std::sync::mpsc::channel::<(usize, U)>();
     pool.in_place_scope(|scope| {
+        // However this closure ends (an error, or a panic in `produce` or `consume`), the pool
+        // threads must find the queue closed and empty, or the scope would wait for them forever.
+        let _closed = CloseOnDrop(&queue);
         for _ in 1..threads {
             let (done, queue, work) = (done.clone(), &queue, &work);
             scope.spawn(move |_| {
@@ -139,7 +142,7 @@ pub fn pipeline<T: Send, U: Send, E>(
             });
         }
         drop(done);
-        let result = (|| {
+        (|| {
             let mut produced = 0;
             while produced < blocks {
                 let Some(input) = produce(produced) else {
@@ -170,11 +173,17 @@ pub fn pipeline<T: Send, U: Send, E>(
                 }
             }
             Ok(())
-        })();
-        // After an error the pool threads must not start on what is left.
-        queue.clear();
-        result
+        })()
     })
+}
+
+/// Clears and closes a [`BlockQueue`] when dropped.
+struct CloseOnDrop<'a, T>(&'a BlockQueue<T>);
+
+impl<T> Drop for CloseOnDrop<'_, T> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
 }
 
 /// The blocks of a [`pipeline`] waiting for a thread, and whether more will come.
@@ -239,6 +248,11 @@ impl<T> BlockQueue<T> {
     }
 }
 
+/// Held by tests that change the process-wide thread count (cargo runs tests side by side),
+/// so that each sees the count it set.
+#[cfg(test)]
+pub(crate) static TEST_THREADS: Mutex<()> = Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +300,7 @@ mod tests {
 
     #[test]
     fn pipeline_keeps_order_and_the_first_error_whatever_the_threads() {
+        let _threads = TEST_THREADS.lock().unwrap_or_else(PoisonError::into_inner);
         let cases = [
             (0, usize::MAX, usize::MAX),
             (1, usize::MAX, usize::MAX),
@@ -328,5 +343,26 @@ mod tests {
             }
             set_num_threads(0);
         }
+    }
+
+    #[test]
+    fn pipeline_passes_on_a_panic_in_produce_instead_of_hanging() {
+        let _threads = TEST_THREADS.lock().unwrap_or_else(PoisonError::into_inner);
+        for threads in [1, 2, 4] {
+            set_num_threads(threads);
+            let caught = std::panic::catch_unwind(|| {
+                pipeline(
+                    10,
+                    |b| {
+                        assert!(b < 3, "produce fails at block 3");
+                        Some(b)
+                    },
+                    |b| b * 2,
+                    |_, _| Ok::<(), ()>(()),
+                )
+            });
+            assert!(caught.is_err(), "{threads} threads");
+        }
+        set_num_threads(0);
     }
 }

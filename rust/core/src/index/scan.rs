@@ -1562,6 +1562,9 @@ mod tests {
 
     #[test]
     fn keys_in_any_order_and_form_read_as_written() {
+        let _threads = crate::parallel::TEST_THREADS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Records that mostly repeat the previous record's key order (the predicted path)
         // and sometimes change it, with keys written plainly, with a space before the ':',
         // with an escape (`"i\u0064"` is "id"), decoys sharing a prefix (`"idx"`, `"id_"`,
@@ -1633,6 +1636,9 @@ mod tests {
 
     #[test]
     fn speculative_segments_give_the_sequential_result() {
+        let _threads = crate::parallel::TEST_THREADS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Records with `},{` inside strings and nested lists of objects, so that many guessed
         // boundaries are wrong.
         let mut doc = String::from("{\"annotations\": [");
@@ -1778,6 +1784,9 @@ mod tests {
 
     #[test]
     fn a_last_record_spanning_every_guess_ends() {
+        let _threads = crate::parallel::TEST_THREADS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // One record larger than the parallel threshold whose `},{` (a list of objects) sit
         // where the segments are guessed: the first segment ends inside it with no record.
         // At the end of the input that once asked for more bytes forever.

@@ -402,14 +402,6 @@ pub fn bboxes(rles: &[Rle]) -> Result<Vec<[f64; 4]>> {
     try_map(rles, cost, ops::to_bbox)
 }
 
-/// RLEs of polygons, all of size `h` x `w`.
-pub fn from_polygons(polygons: &[&[f64]], h: u64, w: u64) -> Result<Vec<Rle>> {
-    super::check_size(h, w)?;
-    // The boundary walk costs about 5 steps per pixel of perimeter; guess 64 per vertex.
-    let cost = polygons.iter().map(|p| p.len() * 64).sum();
-    try_map(polygons, cost, |p| poly::from_polygon(p, h, w))
-}
-
 /// Counts strings stored one after another in one buffer: one allocation for a block of
 /// results, which another thread reads and frees.
 #[derive(Debug, Default)]
