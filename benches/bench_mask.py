@@ -127,7 +127,17 @@ def rlemasklib_api():
     ns = types.SimpleNamespace()
     ns.frPyObjects = lambda polys, h, w: [r.from_polygon(np.array(p).reshape(-1, 2), imshape=(h, w)) for p in polys]
     ns.encode = lambda m: r.encode(m, batch_first=False)
-    ns.decode = lambda rles: np.stack([r.decode(x) for x in rles], axis=2)
+    def decode(rles):
+        # pycocotools' output, an (h, w, n) Fortran array, filled mask by mask (each slice is
+        # contiguous; np.stack(axis=2) would build a C-ordered array pixel by pixel instead).
+        first = r.decode(rles[0])
+        out = np.empty(first.shape + (len(rles),), dtype=np.uint8, order="F")
+        out[:, :, 0] = first
+        for i, x in enumerate(rles[1:], 1):
+            out[:, :, i] = r.decode(x)
+        return out
+
+    ns.decode = decode
     ns.area = lambda rles: r.area(rles)
     ns.toBbox = lambda rles: r.to_bbox(rles)
     ns.merge = lambda rles, intersect=0: (r.intersection if intersect else r.union)(rles)
