@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -109,25 +110,62 @@ def test_thread_count_from_environment():
     assert out.stdout.strip() == "3"
 
 
-def test_gil_is_released_during_batch_work():
-    # While one thread runs a long iou, another Python thread keeps running.
-    rles = workload()["rles"] * 8
+def ticks_during(call):
+    """Time stamps of another Python thread's loop taken while `call` ran, and its start and
+    end."""
     ticks = []
     stop = threading.Event()
 
     def ticker():
         while not stop.is_set():
-            ticks.append(1)
+            ticks.append(time.perf_counter())
 
     t = threading.Thread(target=ticker)
     t.start()
     try:
-        for _ in range(3):
-            cm.iou(rles, rles, [0] * len(rles))
+        start = time.perf_counter()
+        call()
+        end = time.perf_counter()
     finally:
         stop.set()
         t.join()
-    assert len(ticks) > 100
+    return [x for x in ticks if start < x < end], start, end
+
+
+def share_of_time_with_ticks(call):
+    """The share of `call`'s milliseconds in which another Python thread ran. Code holding the
+    GIL throughout gives about none; code that takes it between blocks gives that thread a
+    switch interval (5 ms) now and then; code that releases it while it works gives nearly
+    all (the machine has two cores)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        ticks, start, end = ticks_during(call)
+    finally:
+        sys.setswitchinterval(interval)
+    busy = {int((x - start) * 1000) for x in ticks}
+    return len(busy) / max(1, int((end - start) * 1000))
+
+
+def test_gil_is_released_during_batch_work(restore_threads):
+    # While one thread runs a long iou, another Python thread keeps running.
+    cocors.set_num_threads(1)
+    rles = workload()["rles"] * 8
+    share = share_of_time_with_ticks(lambda: cm.iou(rles, rles, [0] * len(rles)))
+    assert share > 0.5, share
+
+
+def test_gil_is_released_while_polygons_are_rasterised(restore_threads):
+    # frPyObjects holds the GIL only to convert a block of polygons and to build its dicts.
+    # One thread, four blocks of 256 large polygons: some 200 ms of rasterising.
+    cocors.set_num_threads(1)
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    polys = [
+        np.round(np.stack([2000 + 1500 * np.cos(t + k), 2000 + 1500 * np.sin(t + k)], 1).ravel(), 2).tolist()
+        for k in range(1024)
+    ]
+    share = share_of_time_with_ticks(lambda: cm.frPyObjects(polys, 4000, 4000))
+    assert share > 0.5, share
 
 
 def test_polygon_batches_in_blocks_match_pycocotools_and_fail_at_the_first_bad_item(restore_threads):
