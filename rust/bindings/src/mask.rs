@@ -3,7 +3,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use cocors_core::rle::{batch, codec, Rle};
+use cocors_core::rle::{batch, codec, Packed, Rle};
 use numpy::{
     PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
     PyReadonlyArray3, PyUntypedArrayMethods,
@@ -400,7 +400,7 @@ pub fn fr_poly<'py>(
             .collect();
         batch::polygon_strings(&slices, block.first, h, w)
     };
-    let consume = |b: usize, strings: cocors_core::Result<batch::Strings>| {
+    let consume = |b: usize, strings: cocors_core::Result<Packed>| {
         Python::attach(|py| {
             let strings = strings.map_err(|e| to_py(py, e))?;
             if let Some(e) = take_error(b) {
@@ -409,8 +409,8 @@ pub fn fr_poly<'py>(
             let out = out.bind(py);
             without_gc(py, || {
                 strings
-                    .iter()
-                    .try_for_each(|s| out.append(rle_dict(py, h, w, s)?))
+                    .strings()
+                    .try_for_each(|(h, w, s)| out.append(rle_dict(py, h, w, s)?))
             })
         })
     };

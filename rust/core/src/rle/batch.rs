@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::{codec, cover::Cover, mask, ops, poly, Rle};
+use super::{codec, cover::Cover, mask, ops, poly, Packed, Rle};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -402,39 +402,17 @@ pub fn bboxes(rles: &[Rle]) -> Result<Vec<[f64; 4]>> {
     try_map(rles, cost, ops::to_bbox)
 }
 
-/// Counts strings stored one after another in one buffer: one allocation for a block of
-/// results, which another thread reads and frees.
-#[derive(Debug, Default)]
-pub struct Strings {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-}
-
-impl Strings {
-    /// The strings in order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        let mut start = 0;
-        self.ends.iter().map(move |&end| {
-            let s = self.bytes.get(start..end).unwrap_or_default();
-            start = end;
-            s
-        })
-    }
-}
-
-/// Counts strings of the RLEs of polygons, all of size `h` x `w`, on the calling thread: one
+/// The RLEs of polygons, all of size `h` x `w`, as counts strings (one buffer for the block,
+/// which another thread reads and frees), made on the calling thread: one
 /// block of a batch that the caller spreads over the pool itself (see
 /// [`parallel::pipeline`]). An error names its item counted from `first`, the block's place
 /// in the batch.
-pub fn polygon_strings(polygons: &[&[f64]], first: usize, h: u64, w: u64) -> Result<Strings> {
-    let mut out = Strings {
-        bytes: Vec::new(),
-        ends: Vec::with_capacity(polygons.len()),
-    };
+pub fn polygon_strings(polygons: &[&[f64]], first: usize, h: u64, w: u64) -> Result<Packed> {
+    let mut out = Packed::default();
     for (i, p) in polygons.iter().enumerate() {
-        let rle = poly::from_polygon(p, h, w).map_err(|e| e.at_item(first + i))?;
-        codec::encode_counts_into(&rle.counts, &mut out.bytes);
-        out.ends.push(out.bytes.len());
+        poly::from_polygon(p, h, w)
+            .and_then(|rle| out.push_runs(h, w, &rle.counts))
+            .map_err(|e| e.at_item(first + i))?;
     }
     Ok(out)
 }

@@ -25,6 +25,29 @@ impl Packed {
         Ok(())
     }
 
+    /// Appends the mask of size `h` x `w` whose runs are `counts`, encoded straight into the
+    /// buffer.
+    pub fn push_runs(&mut self, h: u64, w: u64, counts: &[u32]) -> Result<()> {
+        check_size(h, w)?;
+        self.sizes.push((h as u32, w as u32));
+        super::codec::encode_counts_into(counts, &mut self.bytes);
+        self.ends.push(self.bytes.len());
+        Ok(())
+    }
+
+    /// Each mask's size and counts string, in order.
+    pub fn strings(&self) -> impl Iterator<Item = (u64, u64, &[u8])> {
+        let mut start = 0;
+        self.sizes
+            .iter()
+            .zip(&self.ends)
+            .map(move |(&(h, w), &end)| {
+                let s = self.bytes.get(start..end).unwrap_or_default();
+                start = end;
+                (u64::from(h), u64::from(w), s)
+            })
+    }
+
     pub fn len(&self) -> usize {
         self.sizes.len()
     }
@@ -72,5 +95,27 @@ mod tests {
             assert_eq!(p.get(i).ok().as_ref(), Some(m));
         }
         assert!(p.push(1 << 33, 1, b"").is_err());
+    }
+
+    #[test]
+    fn runs_pushed_come_back_as_strings() {
+        let masks = [
+            Rle::new(4, 4, vec![6, 2, 1, 1, 3, 3]),
+            Rle::new(0, 0, vec![]),
+            Rle::new(3, 1000, vec![0, 2999, 1]),
+        ];
+        let mut p = Packed::default();
+        for m in masks.iter().flatten() {
+            assert!(p.push_runs(m.h, m.w, &m.counts).is_ok());
+        }
+        let back: Vec<(u64, u64, Vec<u8>)> =
+            p.strings().map(|(h, w, s)| (h, w, s.to_vec())).collect();
+        let want: Vec<(u64, u64, Vec<u8>)> = masks
+            .iter()
+            .flatten()
+            .map(|m| (m.h, m.w, m.counts_string()))
+            .collect();
+        assert_eq!(back, want);
+        assert!(p.push_runs(1 << 33, 1, &[]).is_err());
     }
 }
